@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Each bootstraps its own virtualenv (.venv) first; the Kafka jars are fetched once by `mvn`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,rocksdb]'
+	touch $(STAMP)
+
+## run: the local broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the whole pipeline
+run: $(STAMP)
+	$(BIN)/okrate run
+
+## test: the whole suite, against a real broker started for the session
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+
+kafka-up: $(STAMP)
+	$(BIN)/okrate kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/okrate kafka down
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

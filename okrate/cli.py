@@ -1,0 +1,127 @@
+"""`okrate`: one console script, one subcommand per job. Commands import their service lazily,
+so that `okrate kafka status` does not load Faust or aiogram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from okrate.settings import ConfigError, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="okrate: ratings for resolved Okdesk issues, over Kafka and Telegram.")
+kafka_app = typer.Typer(no_args_is_help=True, help="The local single-node Kafka broker (no Docker needed).")
+app.add_typer(kafka_app, name="kafka")
+
+
+def _local_kafka(port: int | None, data_dir: Path | None):
+    from okrate.local_kafka import LocalKafka
+
+    settings = get_settings()
+    cache = Path(settings.okrate_cache_dir) if settings.okrate_cache_dir else None
+    return LocalKafka(data_dir or Path(settings.kafka_data_dir), port or settings.kafka_port, cache)
+
+
+@kafka_app.command("up")
+def kafka_up(
+    port: int | None = typer.Option(None, help="Broker port (the controller takes the next one). Default: KAFKA_PORT or 9092."),
+    data_dir: Path | None = typer.Option(None, help="Data folder (the event store). Default: KAFKA_DATA_DIR or var/kafka."),
+) -> None:
+    """Start the broker (idempotent), wait until it answers, create missing topics."""
+    from okrate.local_kafka import KafkaLaunchError
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    broker = _local_kafka(port, data_dir)
+    try:
+        broker.up(log=typer.echo)
+    except KafkaLaunchError as exc:
+        typer.echo(f"okrate kafka up: {exc}", err=True)
+        raise typer.Exit(1) from None
+    created = ensure_catalogue_topics(broker.bootstrap, get_settings())
+    if created:
+        typer.echo(f"created topics: {', '.join(created)}")
+
+
+@kafka_app.command("down")
+def kafka_down(
+    port: int | None = typer.Option(None, help="Broker port."),
+    data_dir: Path | None = typer.Option(None, help="Data folder."),
+) -> None:
+    """Stop the broker cleanly (SIGTERM, then wait)."""
+    _local_kafka(port, data_dir).down(log=typer.echo)
+
+
+@kafka_app.command("status")
+def kafka_status(
+    port: int | None = typer.Option(None, help="Broker port."),
+    data_dir: Path | None = typer.Option(None, help="Data folder."),
+) -> None:
+    """Running or not, address, Kafka version, log file, topics and their partitions."""
+    status = _local_kafka(port, data_dir).status()
+    typer.echo(f"state:    {'running' if status.running else 'not running'}" + (f" (pid {status.pid})" if status.pid else ""))
+    typer.echo(f"address:  {status.bootstrap}")
+    typer.echo(f"version:  Apache Kafka {status.version}")
+    typer.echo(f"log file: {status.log_file}")
+    if status.running:
+        typer.echo(f"topics:   {len(status.topics)}")
+        for name, partitions in status.topics.items():
+            typer.echo(f"  {name:40} {partitions} partitions")
+    if not status.running:
+        raise typer.Exit(3)
+
+
+def ensure_kafka(settings) -> str:
+    """The bootstrap servers to use: KAFKA_BOOTSTRAP_SERVERS, or the local broker, started."""
+    from okrate.local_kafka import KafkaLaunchError, LocalKafka
+
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers
+    cache = Path(settings.okrate_cache_dir) if settings.okrate_cache_dir else None
+    broker = LocalKafka(Path(settings.kafka_data_dir), settings.kafka_port, cache)
+    try:
+        broker.up(log=typer.echo)
+    except KafkaLaunchError as exc:
+        typer.echo(f"okrate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    return broker.bootstrap
+
+
+@app.command("run")
+def run() -> None:
+    """The whole pipeline: the local broker unless KAFKA_BOOTSTRAP_SERVERS is set, then okrate's services."""
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    settings = get_settings()
+    bootstrap = ensure_kafka(settings)
+    created = ensure_catalogue_topics(bootstrap, settings)
+    if created:
+        typer.echo(f"created topics: {', '.join(created)}")
+    typer.echo(f"Kafka is up at {bootstrap}. okrate's services are not built yet: only the broker runs.")
+
+
+@app.command("settings")
+def show_settings(markdown: bool = typer.Option(False, help="Print the README's table of variables.")) -> None:
+    """Validate the configuration and print it (secrets masked)."""
+    from okrate.settings_doc import settings_markdown, settings_summary
+
+    typer.echo(settings_markdown() if markdown else settings_summary(get_settings()))
+
+
+@app.command("readme")
+def refresh_readme(path: Path = typer.Option(Path("README.md"), help="The README to refresh.")) -> None:
+    """Regenerate the README's generated tables (variables, topics)."""
+    from okrate.readme_sections import update_readme
+
+    typer.echo("updated" if update_readme(path) else "already current")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Creates the catalogue's missing topics and refuses a partition count that disagrees."""
+
+from __future__ import annotations
+
+from okrate.settings import Settings
+
+
+def ensure_catalogue_topics(bootstrap: str, settings: Settings) -> list[str]:
+    from schemas.topics import ensure_topics
+
+    return ensure_topics(bootstrap, settings)

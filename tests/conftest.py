@@ -1,0 +1,75 @@
+"""The test session's real Kafka broker, and per-test isolation (topic prefix, group ids, dirs).
+
+`KAFKA_BOOTSTRAP_SERVERS`, when set and reachable, is used as it is; otherwise a broker is
+started for the session from the cached jars (`okrate kafka up`'s code) on a free port with a
+throw-away data folder. A broker that cannot start fails the run: no Kafka test is ever skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+def _free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65000:
+            with socket.socket() as s2:
+                try:
+                    s2.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture(scope="session")
+def local_broker(tmp_path_factory: pytest.TempPathFactory):
+    """The broker this session started, or None when KAFKA_BOOTSTRAP_SERVERS named one."""
+    from okrate.local_kafka import KafkaLaunchError, LocalKafka, broker_answers
+
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        if not broker_answers(given, timeout=10):
+            pytest.fail(f"KAFKA_BOOTSTRAP_SERVERS={given} does not answer", pytrace=False)
+        yield None
+        return
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), _free_port_pair())
+    try:
+        broker.up(log=lambda _msg: None)
+    except KafkaLaunchError as exc:
+        pytest.fail(f"the test broker could not start: {exc}", pytrace=False)
+    try:
+        yield broker
+    finally:
+        broker.down(log=lambda _msg: None)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(local_broker) -> str:
+    return local_broker.bootstrap if local_broker else os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture
+def unique_id() -> str:
+    """For group ids and Faust app ids."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
