@@ -99,6 +99,44 @@ def run() -> None:
     typer.echo(f"Kafka is up at {bootstrap}. okrate's services are not built yet: only the broker runs.")
 
 
+@app.command("ingest")
+def ingest() -> None:
+    """The webhook endpoint (INGEST_HOST:INGEST_PORT): authenticated, durable in Kafka."""
+    from ingest.service import serve
+    from okrate.logs import configure_logging
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    bootstrap = ensure_kafka(settings)
+    ensure_catalogue_topics(bootstrap, settings)
+    serve(settings, bootstrap)
+
+
+@app.command("send-test-webhook")
+def send_test_webhook(
+    url: str | None = typer.Option(None, help="Default: http://127.0.0.1:INGEST_PORT + WEBHOOK_PATH."),
+    issue: int = typer.Option(1380, help="Issue id."),
+    status: str = typer.Option("resolved", help="New status code."),
+    old_status: str = typer.Option("opened", help="Previous status code."),
+    contact: int = typer.Option(95, help="Client contact id."),
+    dialect: str = typer.Option("seed", help="seed (issue.status_changed) or okdesk (new_ticket_status)."),
+    secret: str | None = typer.Option(None, help="Sign with this secret (default: WEBHOOK_SECRET)."),
+) -> None:
+    """Post a realistic status-change webhook of either dialect, signed, and print the answer."""
+    from okrate.test_webhook import post_test_webhook
+
+    settings = get_settings()
+    target = url or f"http://127.0.0.1:{settings.ingest_port}{settings.webhook_path}"
+    status_code, text = post_test_webhook(
+        target, issue_id=issue, status=status, old_status=old_status, contact_id=contact,
+        dialect=dialect, secret=secret if secret is not None else settings.webhook_secret,
+    )
+    typer.echo(f"{status_code} {text}")
+    if status_code >= 300:
+        raise typer.Exit(1)
+
+
 @app.command("settings")
 def show_settings(markdown: bool = typer.Option(False, help="Print the README's table of variables.")) -> None:
     """Validate the configuration and print it (secrets masked)."""

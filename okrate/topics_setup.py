@@ -6,6 +6,7 @@ from okrate.settings import Settings
 
 
 def ensure_catalogue_topics(bootstrap: str, settings: Settings) -> list[str]:
-    from schemas.topics import ensure_topics
+    from schemas.topic_admin import ensure_topics
+    from schemas.topics import CATALOGUE
 
-    return ensure_topics(bootstrap, settings)
+    return ensure_topics(bootstrap, settings, CATALOGUE)

@@ -73,3 +73,36 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def settings_for(kafka_bootstrap, topic_prefix):
+    """Settings of an isolated test: its own topic prefix, the catalogue's topics created."""
+    from okrate.settings import load_settings
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    def make(**overrides):
+        # Fewer partitions than production's 8 keep the session broker light; still several, so
+        # that keys spread and co-partitioning matters.
+        overrides.setdefault("topic_partitions", 4)
+        settings = load_settings(
+            _env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, **overrides
+        )
+        ensure_catalogue_topics(kafka_bootstrap, settings)
+        return settings
+
+    yield make
+    _delete_topics_with_prefix(kafka_bootstrap, topic_prefix)
+
+
+def _delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    names = [t for t in admin.list_topics(timeout=20).topics if t.startswith(prefix)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            try:
+                future.result()
+            except Exception:
+                pass  # best effort: a leftover topic harms no other test (prefixes are unique)

@@ -1,0 +1,50 @@
+"""`okrate ingest`: the app, served, with a graceful stop (nothing answered 200 is lost)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from ingest.app import PUBLISHER, create_app
+from ingest.publisher import KafkaPublisher
+from okrate.redact import mask_url
+from okrate.settings import Settings
+
+log = logging.getLogger("okrate.ingest")
+
+
+class MaskingAccessLogger(AbstractAccessLogger):
+    """One line a request, with the query string's secrets masked (`?token=` carries the secret)."""
+
+    def log(self, request, response, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %d %dB %.1fms",
+            request.remote, request.method, mask_url(request.path_qs), response.status,
+            response.body_length, time * 1000,
+        )
+
+
+def build_app(settings: Settings, bootstrap: str) -> web.Application:
+    publisher = KafkaPublisher(bootstrap)
+    app = create_app(settings, publisher)
+
+    async def close_publisher(app: web.Application) -> None:
+        # Runs after the server stopped accepting and in-flight handlers finished.
+        await app[PUBLISHER].close()
+
+    app.on_cleanup.append(close_publisher)
+    if not settings.webhook_secret:
+        log.warning("WEBHOOK_SECRET is not set: webhooks are accepted without authentication")
+    return app
+
+
+def serve(settings: Settings, bootstrap: str) -> None:
+    app = build_app(settings, bootstrap)
+    log.info("ingest listening on %s:%d, webhook at %s", settings.ingest_host, settings.ingest_port, settings.webhook_path)
+    web.run_app(
+        app, host=settings.ingest_host, port=settings.ingest_port,
+        access_log_class=MaskingAccessLogger, access_log=logging.getLogger("okrate.ingest.access"),
+        shutdown_timeout=30, print=None, handle_signals=True,
+    )

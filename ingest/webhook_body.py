@@ -1,0 +1,56 @@
+"""Is this body a webhook at all, and what is its message key? All meaning comes later, in streams/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+MAX_KEY_LENGTH = 200
+
+
+class NotAWebhook(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WebhookSummary:
+    key: str  # the issue id as a string, or a stable key of the body's own entity
+    issue_id: str | None
+    event_type: str | None
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, str)):
+        text = str(value).strip()
+        return text[:MAX_KEY_LENGTH] if text else None
+    return None
+
+
+def summarise_webhook(body: bytes) -> WebhookSummary:
+    """Raises NotAWebhook for a body that is not a JSON object with an `event` or `issue` part."""
+    if not body.strip():
+        raise NotAWebhook("the body is empty")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise NotAWebhook(f"the body is not JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise NotAWebhook(f"the body is a JSON {type(data).__name__}, not an object")
+    event, issue = data.get("event"), data.get("issue")
+    if not isinstance(event, dict) and not isinstance(issue, dict):
+        raise NotAWebhook("the body has neither an `event` nor an `issue` object")
+    event_type = event.get("event_type") if isinstance(event, dict) else None
+    event_type = event_type[:MAX_KEY_LENGTH] if isinstance(event_type, str) else None
+    issue_id = _id(issue.get("id")) if isinstance(issue, dict) else None
+    if issue_id is not None:
+        return WebhookSummary(issue_id, issue_id, event_type)
+    # Events about other entities (companies, contacts, equipment) are kept too, keyed by
+    # their own entity so that one entity's events stay in order.
+    for entity in ("company", "contact", "equipment", "employee", "agreement"):
+        block = data.get(entity)
+        if isinstance(block, dict) and (entity_id := _id(block.get("id"))) is not None:
+            return WebhookSummary(f"{entity}:{entity_id}", None, event_type)
+    return WebhookSummary(f"event:{event_type or 'unknown'}", None, event_type)

@@ -1,0 +1,75 @@
+"""Reading and writing topics in tests, with plain confluent-kafka clients."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+@dataclass(frozen=True)
+class Read:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+def create_topics(bootstrap: str, *names: str, partitions: int = 8) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
+        future.result(30)
+
+
+def _watermarks(consumer: Consumer, topic: str, partition: int, timeout: float) -> tuple[int, int]:
+    """A topic created a moment ago may have no leader yet: ask again for a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        except KafkaException as exc:
+            if (not exc.args[0].retriable() and "leader" not in str(exc).lower()) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[Read]:
+    """Everything in `topic` up to its current end, in partition then offset order."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "okrate-tests-reader",
+                         "enable.auto.commit": False, "log_level": 3})
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        ends = {}
+        for p in meta.partitions:
+            low, high = _watermarks(consumer, topic, p, timeout)
+            if high > low:
+                ends[p] = (low, high)
+        consumer.assign([TopicPartition(topic, p, low) for p, (low, _) in ends.items()])
+        out: list[Read] = []
+        remaining = {p: high for p, (_, high) in ends.items()}
+        while remaining:
+            msg = consumer.poll(timeout)
+            assert msg is not None, f"timed out reading {topic}"
+            if msg.error():
+                continue
+            out.append(Read(msg.key(), msg.value(), msg.partition(), msg.offset()))
+            if msg.offset() + 1 >= remaining.get(msg.partition(), 0):
+                remaining.pop(msg.partition(), None)
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+
+
+def count_messages(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "okrate-tests-counter", "log_level": 3})
+    try:
+        meta = consumer.list_topics(topic, timeout=20).topics[topic]
+        total = 0
+        for p in meta.partitions:
+            low, high = _watermarks(consumer, topic, p, 20)
+            total += high - low
+        return total
+    finally:
+        consumer.close()

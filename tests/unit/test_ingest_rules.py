@@ -1,0 +1,72 @@
+"""The ingest's pure parts: authentication, what counts as a webhook, and masking in logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from ingest.auth import AuthMethod, authenticate_telegram, authenticate_webhook, body_signature
+from ingest.service import MaskingAccessLogger
+from ingest.webhook_body import NotAWebhook, summarise_webhook
+from okrate.logs import RedactingFilter
+from okrate.redact import mask_headers, mask_url
+
+
+def test_signature_token_and_no_secret():
+    body = b'{"issue": {"id": 1}}'
+    sig = body_signature("k", body)
+    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": sig}, {}) is AuthMethod.SIGNATURE
+    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": "SHA256=" + sig.upper()}, {}) is AuthMethod.SIGNATURE
+    assert authenticate_webhook("k", body + b" ", {"X-Okdesk-Signature": sig}, {}) is None
+    assert authenticate_webhook("k", body, {}, {"token": "k"}) is AuthMethod.TOKEN
+    assert authenticate_webhook("k", body, {}, {"token": "kk"}) is None
+    assert authenticate_webhook(None, body, {}, {}) is AuthMethod.NONE
+    assert authenticate_webhook("k", body, {"X-Webhook-Token": "ключ"}, {}) is None
+
+
+def test_telegram_secret():
+    assert authenticate_telegram("abc", {"X-Telegram-Bot-Api-Secret-Token": "abc"})
+    assert not authenticate_telegram("abc", {"X-Telegram-Bot-Api-Secret-Token": "abd"})
+    assert not authenticate_telegram("abc", {})
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    (b'{"issue": {"id": 1380}}', "1380"),
+    (b'{"issue": {"id": "153"}, "event": {"event_type": "new_comment"}}', "153"),
+    (b'{"event": {"event_type": "new_company"}, "company": {"id": 5}}', "company:5"),
+    (b'{"event": {"event_type": "ping"}}', "event:ping"),
+    (b'{"issue": {"id": true}}', "event:unknown"),
+])
+def test_keys(body, key):
+    assert summarise_webhook(body).key == key
+
+
+@pytest.mark.parametrize("body", [b"", b"  ", b"{", b"[]", b"1", b'{"a": 1}', b'{"issue": 5}', b"\xff"])
+def test_not_webhooks(body):
+    with pytest.raises(NotAWebhook):
+        summarise_webhook(body)
+
+
+def test_masking_urls_and_headers():
+    assert mask_url("https://x.okdesk.ru/api/v1/issues/1?api_token=abc123&x=1") == "https://x.okdesk.ru/api/v1/issues/1?api_token=***&x=1"
+    assert mask_url("/okdesk-webhook?token=s3cret") == "/okdesk-webhook?token=***"
+    assert mask_url("https://api.telegram.org/bot123456:AAH-secret_x/sendMessage") == "https://api.telegram.org/bot***/sendMessage"
+    assert mask_headers({"X-Webhook-Token": "s", "Accept": "a"}) == {"X-Webhook-Token": "***", "Accept": "a"}
+
+
+def test_no_log_line_carries_a_token(caplog):
+    logger = logging.getLogger("okrate.test.redact")
+    logger.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO):
+        logger.info("GET %s failed", "https://acme.okdesk.ru/api/v1/issues/5?api_token=TOPSECRET")
+
+        class Req:
+            remote, method, path_qs = "1.2.3.4", "POST", "/okdesk-webhook?token=TOPSECRET"
+
+        class Resp:
+            status, body_length = 200, 10
+
+        MaskingAccessLogger(logger, "").log(Req(), Resp(), 0.01)
+    assert "TOPSECRET" not in caplog.text
+    assert "api_token=***" in caplog.text and "token=***" in caplog.text
