@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -21,6 +20,7 @@ from ingest.telegram_update import NotAnUpdate, envelope_key, telegram_envelope
 from ingest.webhook_body import NotAWebhook, summarise_webhook
 from okrate.settings import Settings
 from schemas.codec import encode
+from schemas.records import utc_now
 from schemas.records.raw import OkdeskWebhookEnvelope
 from schemas.topics import OKDESK_EVENTS, TELEGRAM_UPDATES
 
@@ -83,7 +83,7 @@ async def okdesk_webhook(request: web.Request) -> web.Response:
         return _error(400, str(exc))
     envelope = OkdeskWebhookEnvelope(
         delivery_id=str(uuid.uuid4()),
-        received_at=datetime.now(UTC),
+        received_at=utc_now(),
         body=body,
         path=request.path,
         content_type=request.headers.get("Content-Type"),

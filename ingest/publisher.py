@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from okrate.kafka_clients import producer_config
+from schemas.topics import LARGE_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ class KafkaPublisher:
         # timeout (INGEST_PUBLISH_TIMEOUT) is usually shorter and answers 503 first.
         self._producer = Producer(producer_config(
             bootstrap,
-            **{"message.timeout.ms": int(delivery_timeout_s * 1000), "error_cb": self._on_error, **extra},
+            **{"message.timeout.ms": int(delivery_timeout_s * 1000), "error_cb": self._on_error,
+               # A raw envelope holds a body of up to WEBHOOK_MAX_BYTES plus metadata; the raw
+               # topics allow 4 MiB messages (schemas.topics.LARGE_MESSAGE_BYTES).
+               "message.max.bytes": LARGE_MESSAGE_BYTES, **extra},
         ))
         self._bootstrap = bootstrap
         self._stop = threading.Event()

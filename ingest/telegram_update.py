@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from schemas.records import utc_now
 from schemas.records.raw import TelegramUpdateEnvelope
 
 UPDATE_KINDS = (
@@ -39,7 +40,7 @@ def telegram_envelope(body: bytes, source: str, received_at: datetime | None = N
     from_id = _int(sender.get("id"))
     return TelegramUpdateEnvelope(
         update_id=update["update_id"],
-        received_at=received_at or datetime.now(UTC),
+        received_at=received_at or utc_now(),
         source=source,
         body=body,
         kind=kind,

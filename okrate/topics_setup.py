@@ -7,6 +7,6 @@ from okrate.settings import Settings
 
 def ensure_catalogue_topics(bootstrap: str, settings: Settings) -> list[str]:
     from schemas.topic_admin import ensure_topics
-    from schemas.topics import CATALOGUE
+    from schemas.topics import ALL_TOPICS
 
-    return ensure_topics(bootstrap, settings, CATALOGUE)
+    return ensure_topics(bootstrap, settings, ALL_TOPICS)
