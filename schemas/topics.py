@@ -159,12 +159,15 @@ def repartition_topic(
 
 
 REQUESTS_BY_CONTACT = repartition_topic(
-    "requests", "contact", carries=(RatingRequested,), key="contact id",
+    "requests", "contact", carries=(RatingRequested, RatingClosed), key="contact id",
+)
+REQUESTS_BY_ISSUE = repartition_topic(
+    "requests", "issue", carries=(RatingRequested, RatingClosed), key="issue id",
 )
 STATS_BY_DIMENSION = repartition_topic(
     "stats", "dimension", carries=DECISION_RECORDS, key="dimension",
 )
-INTERNAL_TOPICS: tuple[TopicSpec, ...] = (REQUESTS_BY_CONTACT, STATS_BY_DIMENSION)
+INTERNAL_TOPICS: tuple[TopicSpec, ...] = (REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION)
 ALL_TOPICS: tuple[TopicSpec, ...] = CATALOGUE + INTERNAL_TOPICS
 
 

@@ -1,0 +1,16 @@
+"""The agents: thin shells that decode, call the pure rules, and write."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streams.app import StreamsApp
+
+
+def register_all(app: StreamsApp) -> None:
+    from streams.agents import contacts, issues, normalise
+
+    normalise.register(app)
+    issues.register(app)
+    contacts.register(app)

@@ -1,0 +1,59 @@
+"""The one way an agent reads a message: decoded, or sent to the dead-letter topic with its
+origin; never a silent skip, never a stuck partition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from schemas.deadletter import dead_letter, dead_letter_message, decode_or_deadletter
+from schemas.records import Record
+
+if TYPE_CHECKING:
+    from faust.types import EventT
+
+    from streams.app import StreamsApp
+
+log = logging.getLogger("okrate.streams")
+R = TypeVar("R", bound=Record)
+
+
+@dataclass(frozen=True)
+class Received(Generic[R]):
+    record: R
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+async def receive(app: StreamsApp, event: EventT, expected: Collection[type[R]], consumer: str) -> Received[R] | None:
+    message = event.message
+    decoded = decode_or_deadletter(
+        event.value, key=event.key, topic=message.topic, partition=message.partition,
+        offset=message.offset, expected=expected, consumer=consumer,
+    )
+    if decoded.dead_letter is not None:
+        log.warning("%s: %s at %s/%d/%d -> dead letter", consumer, decoded.dead_letter.reason,
+                    message.topic, message.partition, message.offset)
+        await _send_dead_letter(app, decoded.dead_letter)
+        return None
+    assert decoded.record is not None
+    return Received(decoded.record, event.key, message.topic, message.partition, message.offset)
+
+
+async def reject(app: StreamsApp, event: EventT, reason: str, error: str, consumer: str) -> None:
+    """A message that decoded but cannot be understood (or made an agent fail)."""
+    message = event.message
+    log.warning("%s: %s at %s/%d/%d: %s -> dead letter", consumer, reason, message.topic,
+                message.partition, message.offset, error)
+    letter = dead_letter(event.value, key=event.key, topic=message.topic, partition=message.partition,
+                         offset=message.offset, reason=reason, error=error[:2000], consumer=consumer)
+    await _send_dead_letter(app, letter)
+
+
+async def _send_dead_letter(app: StreamsApp, letter) -> None:
+    key, value = dead_letter_message(letter)
+    await app.deadletter.send(key=key, value=value)

@@ -1,0 +1,117 @@
+"""The Faust application: its settings, topics and tables. Agents live in `streams/agents/`.
+
+`create_app` builds a fresh application each time (tests run several side by side, a rebuild
+runs one under another id); `okrate streams` runs the one from the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+
+from okrate.settings import Settings
+from schemas.topics import DEADLETTER, TopicSpec
+from streams.rules import Rules
+
+DEFAULT_APP_ID = "okrate-streams"
+
+
+@dataclass(frozen=True)
+class StreamsConfig:
+    settings: Settings
+    bootstrap: str
+    app_id: str = DEFAULT_APP_ID
+    data_dir: Path = Path("var/streams")
+    web_port: int | None = None  # None: no web server (tests); `okrate streams` uses STATS_PORT
+    store: str = "rocksdb://"
+    # Tests: a fresh app learns about new topics within a second instead of minutes.
+    metadata_max_age_ms: int = 300_000
+
+
+class Topics:
+    """The Faust topic objects of every topic the agents read or write, by catalogue entry."""
+
+    def __init__(self, app: faust.App, settings: Settings):
+        self._app, self._settings = app, settings
+        self._made: dict[str, faust.TopicT] = {}
+
+    def __call__(self, *specs: TopicSpec) -> faust.TopicT:
+        names = tuple(spec.full_name(self._settings) for spec in specs)
+        key = "|".join(names)
+        if key not in self._made:
+            self._made[key] = self._app.topic(
+                *names, partitions=self._settings.topic_partitions,
+                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                # Topics come from the catalogue (`ensure_topics`), never from Faust.
+                internal=False,
+            )
+        return self._made[key]
+
+
+class StreamsApp:
+    """The app with what its agents share: settings, rules, topics."""
+
+    def __init__(self, config: StreamsConfig):
+        settings = config.settings
+        self.config, self.settings = config, settings
+        self.rules = Rules.from_settings(settings)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.faust = faust.App(
+            config.app_id,
+            broker=[f"kafka://{server.strip()}" for server in config.bootstrap.split(",")],
+            store=config.store,
+            datadir=str(config.data_dir),
+            # At-least-once: faust's exactly-once mode has open crash and duplicate reports
+            # (faust-streaming #440, #517, #323); every decision here is idempotent instead.
+            processing_guarantee="at_least_once",
+            # Keys are raw UTF-8 strings everywhere (never JSON-quoted) so that confluent-kafka
+            # producers and Faust put one key on the same partition; values are Avro bytes that
+            # the agents decode themselves (Faust would commit past a value it cannot decode).
+            key_serializer="raw",
+            value_serializer="raw",
+            topic_partitions=settings.topic_partitions,
+            consumer_auto_offset_reset="earliest",
+            # The table and its changelog are written before the outputs are flushed and the
+            # offset committed (Faust flushes the producer before every commit).
+            broker_commit_interval=1.0,
+            consumer_metadata_max_age_ms=config.metadata_max_age_ms,
+            producer_metadata_max_age_ms=config.metadata_max_age_ms,
+            # Raw envelopes can be up to 4 MiB (schemas.topics.LARGE_MESSAGE_BYTES).
+            consumer_max_fetch_size=8 * 1024 * 1024,
+            producer_max_request_size=8 * 1024 * 1024,
+            producer_acks=-1,
+            producer_compression_type="lz4",
+            web_enabled=config.web_port is not None,
+            web_port=config.web_port or 6066,
+            web_bind="0.0.0.0",
+            # Faust's own pages (/table, /router, /graph, stats) would show table contents
+            # (names, titles) to anyone: okrate serves only its own views.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_graph_enabled=False,
+            web_stats_enabled=False,
+            # Standbys speed up a failover between several workers; with one worker they idle.
+            table_standby_replicas=1,
+        )
+        self.topic = Topics(self.faust, settings)
+        self.deadletter = self.topic(DEADLETTER)
+
+    def table(self, name: str) -> faust.Table:
+        return self.faust.Table(
+            name, default=None, partitions=self.settings.topic_partitions,
+            key_type=bytes, value_type=bytes,  # the app's serializers are raw: values are JSON state
+        )
+
+    async def send(self, spec: TopicSpec, key: bytes, value: bytes) -> None:
+        await self.topic(spec).send(key=key, value=value)
+
+
+def create_app(config: StreamsConfig) -> StreamsApp:
+    from streams.agents import register_all
+
+    app = StreamsApp(config)
+    register_all(app)
+    return app
+

@@ -1,0 +1,70 @@
+"""Running the Faust streams app in a test, and feeding and reading its topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from okrate.kafka_clients import producer_config
+from okrate.settings import Settings
+from schemas.codec import decode, encode
+from schemas.records import OkdeskWebhookEnvelope, Record, utc_now
+from schemas.topics import OKDESK_EVENTS, TopicSpec
+from streams.app import StreamsApp, StreamsConfig, create_app
+from tests.kafka_helpers import read_topic
+
+
+@asynccontextmanager
+async def running_streams(settings: Settings, bootstrap: str, data_dir: Path, app_id: str | None = None) -> AsyncIterator[StreamsApp]:
+    app = create_app(StreamsConfig(
+        settings=settings, bootstrap=bootstrap, app_id=app_id or f"okrate-test-{uuid.uuid4().hex[:8]}",
+        data_dir=data_dir, store="memory://", metadata_max_age_ms=1000,
+    ))
+    await app.faust.start()
+    try:
+        yield app
+    finally:
+        await app.faust.stop()
+
+
+class Feeder:
+    """Writes records (or raw webhook bodies) to the test's topics with confluent-kafka."""
+
+    def __init__(self, settings: Settings, bootstrap: str):
+        self.settings = settings
+        self.producer = Producer(producer_config(bootstrap))
+
+    def record(self, spec: TopicSpec, key: str | bytes, record: Record) -> None:
+        self.raw(spec, key, encode(record))
+
+    def raw(self, spec: TopicSpec, key: str | bytes, value: bytes) -> None:
+        key_bytes = key.encode() if isinstance(key, str) else key
+        self.producer.produce(spec.full_name(self.settings), key=key_bytes, value=value)
+        assert self.producer.flush(30) == 0
+
+    def webhook(self, key: str, body: bytes, received_at=None) -> None:
+        envelope = OkdeskWebhookEnvelope(
+            delivery_id=str(uuid.uuid4()), received_at=received_at or utc_now(), body=body,
+            path="/okdesk-webhook", issue_id=key,
+        )
+        self.record(OKDESK_EVENTS, key, envelope)
+
+
+async def wait_for(bootstrap: str, settings: Settings, spec: TopicSpec,
+                   done: Callable[[list[Record]], bool], timeout: float = 60.0) -> list[Record]:
+    """The topic's decoded records once `done(records)` holds (fails after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    records: list[Record] = []
+    while time.monotonic() < deadline:
+        raw = await asyncio.to_thread(read_topic, bootstrap, spec.full_name(settings))
+        records = [decode(r.value) for r in raw]
+        if done(records):
+            return records
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{spec.name}: condition not met within {timeout}s; have {records!r}"[:3000])
