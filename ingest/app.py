@@ -16,12 +16,12 @@ from aiohttp import web
 from ingest.auth import authenticate_telegram, authenticate_webhook
 from ingest.metrics import IngestMetrics
 from ingest.publisher import KafkaPublisher, PublishFailed
-from ingest.telegram_update import NotAnUpdate, envelope_key, telegram_envelope
 from ingest.webhook_body import NotAWebhook, summarise_webhook
 from okrate.settings import Settings
 from schemas.codec import encode
 from schemas.records import utc_now
 from schemas.records.raw import OkdeskWebhookEnvelope
+from schemas.telegram_envelope import NotAnUpdate, envelope_key, telegram_envelope
 from schemas.topics import OKDESK_EVENTS, TELEGRAM_UPDATES
 
 log = logging.getLogger("okrate.ingest")

@@ -10,6 +10,7 @@ strings. Any field may be missing or null.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ OKDESK_KINDS = {
     "ticket_deleted": Kind.DELETED,
 }
 MAX_TEXT = 2000
+ISSUE_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
 
 class NotUnderstood(ValueError):
@@ -130,6 +132,9 @@ def normalise(envelope: OkdeskWebhookEnvelope, position: Position) -> IssueEvent
         if issue or kind != Kind.OTHER:
             raise NotUnderstood(f"a {event_type or 'webhook'} without an issue id")
         return None
+    if not ISSUE_ID.fullmatch(issue_id):
+        # Okdesk's ids are numbers; this bound keeps request ids within callback data's 64 bytes.
+        raise NotUnderstood(f"issue id {issue_id[:40]!r} is not 1-32 letters, digits, _ or -")
 
     if dialect == "okdesk" and kind == Kind.STATUS_CHANGED and (event.get("new_status") or event.get("old_status")):
         old_status, new_status = event.get("old_status"), event.get("new_status")
