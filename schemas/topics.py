@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from schemas.records import (
+    ClockTick,
     ContactLink,
     ConversationState,
     DeadLetter,
@@ -164,10 +165,13 @@ REQUESTS_BY_CONTACT = repartition_topic(
 REQUESTS_BY_ISSUE = repartition_topic(
     "requests", "issue", carries=(RatingRequested, RatingClosed), key="issue id",
 )
+CLOCK_TICKS = repartition_topic(
+    "ticks", "issue", carries=(ClockTick,), key="issue id",
+)
 STATS_BY_DIMENSION = repartition_topic(
     "stats", "dimension", carries=DECISION_RECORDS, key="dimension",
 )
-INTERNAL_TOPICS: tuple[TopicSpec, ...] = (REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION)
+INTERNAL_TOPICS: tuple[TopicSpec, ...] = (REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, CLOCK_TICKS, STATS_BY_DIMENSION)
 ALL_TOPICS: tuple[TopicSpec, ...] = CATALOGUE + INTERNAL_TOPICS
 
 
@@ -180,7 +184,7 @@ def topic_spec(name: str) -> TopicSpec:
 
 
 def carriers_of(record_type: type[Record]) -> list[TopicSpec]:
-    return [spec for spec in CATALOGUE if record_type in spec.carries]
+    return [spec for spec in ALL_TOPICS if record_type in spec.carries]
 
 
 def catalogue_markdown(topics: Sequence[TopicSpec] = ALL_TOPICS) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import faust
 
 from okrate.settings import Settings
-from schemas.topics import DEADLETTER, TopicSpec
+from schemas.topics import CONTACT_LINKS, DEADLETTER, OKDESK_EVENTS, TELEGRAM_UPDATES, TopicSpec
 from streams.rules import Rules
 
 DEFAULT_APP_ID = "okrate-streams"
@@ -28,17 +28,28 @@ class StreamsConfig:
     store: str = "rocksdb://"
     # Tests: a fresh app learns about new topics within a second instead of minutes.
     metadata_max_age_ms: int = 300_000
+    # A reprocess reads the live raw topics (this prefix) and writes under settings.topic_prefix.
+    source_prefix: str | None = None
+
+
+RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
 
 
 class Topics:
     """The Faust topic objects of every topic the agents read or write, by catalogue entry."""
 
-    def __init__(self, app: faust.App, settings: Settings):
+    def __init__(self, app: faust.App, settings: Settings, source_prefix: str | None = None):
         self._app, self._settings = app, settings
+        self._source_prefix = source_prefix
         self._made: dict[str, faust.TopicT] = {}
 
+    def name_of(self, spec: TopicSpec) -> str:
+        if self._source_prefix is not None and spec in RAW_INPUTS:
+            return f"{self._source_prefix}{spec.name}"
+        return spec.full_name(self._settings)
+
     def __call__(self, *specs: TopicSpec) -> faust.TopicT:
-        names = tuple(spec.full_name(self._settings) for spec in specs)
+        names = tuple(self.name_of(spec) for spec in specs)
         key = "|".join(names)
         if key not in self._made:
             self._made[key] = self._app.topic(
@@ -95,7 +106,7 @@ class StreamsApp:
             # Standbys speed up a failover between several workers; with one worker they idle.
             table_standby_replicas=1,
         )
-        self.topic = Topics(self.faust, settings)
+        self.topic = Topics(self.faust, settings, config.source_prefix)
         self.deadletter = self.topic(DEADLETTER)
 
     def table(self, name: str) -> faust.Table:

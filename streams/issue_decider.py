@@ -1,24 +1,34 @@
 """The decider of one issue: `decide(state, command) -> events`, `evolve(state, event) -> state`.
 
 Commands are what reaches the issue's partition: its normalised webhooks, requests coming back
-addressed (or closed as unlinked) from the contacts' side, presses, reminders' ticks, the
-notifier's outcomes. Events are okrate's decisions. Both functions are pure; the agent only loads
-the state, calls them, and writes.
+addressed (or closed as unlinked) from the contacts' side, presses and reasons, the clock's ticks,
+the notifier's outcomes. Events are okrate's decisions (a held press is an event too: "this press
+waits"). Both functions are pure; the agent only loads the state, calls `run`, and writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from schemas.records import IssueEvent, RatingClosed, RatingRequested, Record, SideEffectOutcome
-from streams import request_cycle
-from streams.issue_state import IssueState, RequestState, RequestStatus
+from schemas.records import (
+    ClockTick,
+    IssueEvent,
+    RatingClosed,
+    RatingReceived,
+    RatingRequested,
+    ReasonGiven,
+    Record,
+    SideEffectOutcome,
+)
+from streams import rating_decisions, request_cycle
+from streams.issue_state import IssueState, RequestState
+from streams.normalise import Kind
 from streams.rules import Rules
 
 MAX_PAST_REQUESTS = 20
 MAX_OWN_COMMENTS = 50
 
-Command = IssueEvent | RatingRequested | RatingClosed | SideEffectOutcome
+Command = IssueEvent | RatingRequested | RatingClosed | RatingReceived | ReasonGiven | ClockTick | SideEffectOutcome
 
 
 def is_addressed(request: RatingRequested) -> bool:
@@ -26,9 +36,12 @@ def is_addressed(request: RatingRequested) -> bool:
 
 
 def decide(state: IssueState | None, command: Command, rules: Rules) -> list[Record]:
-    if isinstance(command, IssueEvent):
-        return list(request_cycle.decide(state, command, rules))
     current = state.request if state is not None else None
+    if isinstance(command, IssueEvent):
+        events: list[Record] = list(request_cycle.decide(state, command, rules))
+        if command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state):
+            events += rating_decisions.decide_portal_rating(state, command)
+        return events
     if isinstance(command, RatingRequested):
         # Back from addressing: it goes out only while it is still the current, open request.
         if current is not None and current.request_id == command.request_id and current.is_open:
@@ -39,6 +52,13 @@ def decide(state: IssueState | None, command: Command, rules: Rules) -> list[Rec
             return [replace(command, recipient_user_id=current.recipient_user_id,
                             recipient_chat_id=current.recipient_chat_id)]
         return []
+    if isinstance(command, RatingReceived):
+        decision = rating_decisions.judge_press(state, command, rules)
+        return [command] if decision is None else decision  # the press itself: held
+    if isinstance(command, ReasonGiven):
+        return rating_decisions.decide_reason(state, command)
+    if isinstance(command, ClockTick):
+        return rating_decisions.decide_tick(state, command, rules)
     return []
 
 
@@ -46,16 +66,16 @@ def evolve(state: IssueState | None, event: Record, rules: Rules) -> IssueState 
     if isinstance(event, IssueEvent):
         return request_cycle.evolve_facts(state, event, rules)
     if state is None:
-        return None
+        if not isinstance(event, RatingReceived):
+            return None
+        state = IssueState(issue_id=event.issue_id)  # a press that overtook everything else
     if isinstance(event, RatingRequested):
         return _with_request(state, event)
-    if isinstance(event, RatingClosed):
-        return _with_request_status(state, event.request_id, RequestStatus.CLOSED, event.reason)
-    if isinstance(event, SideEffectOutcome) and event.okdesk_comment_id and event.status == "ok":
-        if event.okdesk_comment_id in state.own_comment_ids:
+    if isinstance(event, SideEffectOutcome):
+        if not event.okdesk_comment_id or event.status != "ok" or event.okdesk_comment_id in state.own_comment_ids:
             return state
         return replace(state, own_comment_ids=(*state.own_comment_ids, event.okdesk_comment_id)[-MAX_OWN_COMMENTS:])
-    return state
+    return rating_decisions.evolve(state, event)
 
 
 def _with_request(state: IssueState, event: RatingRequested) -> IssueState:
@@ -78,18 +98,22 @@ def _with_request(state: IssueState, event: RatingRequested) -> IssueState:
     return replace(state, request=request, past_request_ids=past)
 
 
-def _with_request_status(state: IssueState, request_id: str, status: str, reason: str | None) -> IssueState:
-    current = state.request
-    if current is None or current.request_id != request_id or not current.is_open:
-        return state
-    return replace(state, request=replace(current, status=status, close_reason=reason))
-
-
 def run(state: IssueState | None, command: Command, rules: Rules) -> tuple[IssueState | None, list[Record]]:
-    """decide, then evolve by the command's facts and by every decision: what the agent calls."""
+    """decide, then evolve by the command's facts and by every decision: what the agent calls.
+    Presses that were held are judged again whenever something else changed the issue."""
     events = decide(state, command, rules)
     if isinstance(command, (IssueEvent, SideEffectOutcome)):
         state = evolve(state, command, rules)
     for event in events:
         state = evolve(state, event, rules)
+    if state is not None and state.held_presses and not isinstance(command, (RatingReceived, ClockTick)):
+        released = rating_decisions.decide_held(state, rules)
+        for event in released:
+            state = evolve(state, event, rules)
+        events += released
     return state, events
+
+
+def is_internal(event: Record) -> bool:
+    """Decisions that only change the issue's state (a held press) and go nowhere."""
+    return isinstance(event, RatingReceived)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from schemas.records import RatingReceived
+
 
 class RequestStatus:
     OPEN = "open"
@@ -61,3 +63,6 @@ class IssueState:
     request: RequestState | None = None  # the current cycle's request, if one was made
     past_request_ids: tuple[str, ...] = ()  # earlier cycles' requests (a press on one is outdated)
     own_comment_ids: tuple[str, ...] = field(default_factory=tuple)  # comments okrate posted
+    # Presses naming a request not (yet) known or not yet addressed: inputs from two topics have
+    # no order between them, so a press may overtake its request (a reprocess, a rebuild).
+    held_presses: tuple[RatingReceived, ...] = ()

@@ -61,7 +61,7 @@ def _passes_filters(state: IssueState, rules: Rules) -> bool:
     return not (rules.groups and (state.assignee_group_id or "") not in rules.groups)
 
 
-def _is_okrates_own(event: IssueEvent, rules: Rules, state: IssueState | None) -> bool:
+def is_okrates_own(event: IssueEvent, rules: Rules, state: IssueState | None) -> bool:
     """A comment okrate posted, or Okdesk's rating okrate set: they come back as webhooks."""
     if rules.okrate_author_id is not None and event.author_id == rules.okrate_author_id:
         return True
@@ -112,7 +112,7 @@ def closed(request: RequestState, issue_id: str, reason: str, at: datetime, caus
 
 def decide(state: IssueState | None, event: IssueEvent, rules: Rules) -> list[RatingRequested | RatingClosed]:
     """What an issue event asks for: a new rating request, or the open one closed."""
-    if _is_okrates_own(event, rules, state):
+    if is_okrates_own(event, rules, state):
         return []
     transition = classify(state, event, rules)
     if transition is Transition.REPLAYED_TRIGGER:

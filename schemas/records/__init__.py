@@ -2,6 +2,7 @@
 
 from schemas.records.base import Record, utc_now
 from schemas.records.bot import ConversationState, LinkInvite
+from schemas.records.clock import ClockTick
 from schemas.records.dead_letter import DeadLetter
 from schemas.records.issue import IssueEvent
 from schemas.records.links import ContactLink
@@ -42,10 +43,12 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     LinkInvite,
     StatsSnapshot,
     DeadLetter,
+    ClockTick,
 )
 
 __all__ = [
     "RECORD_TYPES",
+    "ClockTick",
     "ContactLink",
     "ConversationState",
     "DeadLetter",

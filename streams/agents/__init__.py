@@ -9,8 +9,9 @@ if TYPE_CHECKING:
 
 
 def register_all(app: StreamsApp) -> None:
-    from streams.agents import contacts, issues, normalise
+    from streams.agents import claims, contacts, issues, normalise
 
     normalise.register(app)
+    claims.register(app)
     issues.register(app)
     contacts.register(app)
