@@ -9,9 +9,11 @@ import typer
 
 from okrate.settings import ConfigError, get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="okrate: ratings for resolved Okdesk issues, over Kafka and Telegram.")
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="okrate: ratings for resolved Okdesk issues, over Kafka and Telegram.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The local single-node Kafka broker (no Docker needed).")
 app.add_typer(kafka_app, name="kafka")
+link_app = typer.Typer(no_args_is_help=True, help="Links between Okdesk contacts and Telegram users (contact.links).")
+app.add_typer(link_app, name="link")
 
 
 def _local_kafka(port: int | None, data_dir: Path | None):
@@ -113,6 +115,42 @@ def ingest() -> None:
     serve(settings, bootstrap)
 
 
+@app.command("streams")
+def streams(
+    data_dir: Path | None = typer.Option(None, help="Table stores (default STREAMS_DATA_DIR); one per worker on a host."),
+    web_port: int | None = typer.Option(None, help="Port of /stats (default STATS_PORT); one per worker on a host."),
+) -> None:
+    """A Faust streams worker; run several to share the partitions."""
+    from okrate.logs import configure_logging
+    from okrate.topics_setup import ensure_catalogue_topics
+    from streams.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    bootstrap = ensure_kafka(settings)
+    ensure_catalogue_topics(bootstrap, settings)
+    run_worker(settings, bootstrap, data_dir=data_dir, web_port=web_port)
+
+
+@app.command("notifier")
+def notifier() -> None:
+    """The Telegram bot and the Okdesk write-back: polls Telegram (or sets the webhook), sends rating requests and decisions at Telegram's pace, writes ratings back to Okdesk."""
+    import asyncio
+
+    from notifier.service import serve as serve_notifier
+    from okrate.logs import configure_logging
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if not settings.telegram_bot_token:
+        typer.echo("okrate notifier: TELEGRAM_BOT_TOKEN is not set", err=True)
+        raise typer.Exit(2)
+    bootstrap = ensure_kafka(settings)
+    ensure_catalogue_topics(bootstrap, settings)
+    asyncio.run(serve_notifier(settings, bootstrap))
+
+
 @app.command("send-test-webhook")
 def send_test_webhook(
     url: str | None = typer.Option(None, help="Default: http://127.0.0.1:INGEST_PORT + WEBHOOK_PATH."),
@@ -135,6 +173,97 @@ def send_test_webhook(
     typer.echo(f"{status_code} {text}")
     if status_code >= 300:
         raise typer.Exit(1)
+
+
+def _links():
+    from okrate.links import Links
+
+    settings = get_settings()
+    bootstrap = ensure_kafka(settings)
+    from okrate.topics_setup import ensure_catalogue_topics
+
+    ensure_catalogue_topics(bootstrap, settings)
+    return Links(settings, bootstrap)
+
+
+def _checked(check, value):
+    from okrate.links import LinkError
+
+    try:
+        return check(value)
+    except LinkError as exc:
+        typer.echo(f"okrate: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@link_app.command("add")
+def link_add(
+    contact: str = typer.Option(..., help="Okdesk contact id."),
+    telegram_user: int = typer.Option(..., help="Telegram user id (the chat is the user's private chat)."),
+) -> None:
+    """Link a contact to a Telegram user: their rating requests go to that user from now on."""
+    from okrate.links import check_contact_id, check_telegram_user, link_record
+
+    contact_id = _checked(check_contact_id, contact)
+    user = _checked(check_telegram_user, telegram_user)
+    _links().write([link_record(contact_id, "linked", "operator", user)])
+    typer.echo(f"linked contact {contact_id} to Telegram user {user}")
+
+
+@link_app.command("import")
+def link_import(file: Path = typer.Argument(..., help="CSV: contact_id,telegram_user_id with a header row, UTF-8.")) -> None:
+    """Migrate an existing local database of links; bad lines are reported, never abort the rest."""
+    from okrate.links import LinkError, link_record, plan_import
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"okrate: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    links = _links()
+    try:
+        plan = plan_import(text, links.current())
+    except LinkError as exc:
+        typer.echo(f"okrate: {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    links.write([link_record(c, "linked", "import", u) for c, u in plan.to_link])
+    typer.echo(f"added: {len(plan.to_link)}, unchanged: {plan.unchanged}, rejected: {len(plan.rejected)}")
+    for line, reason in plan.rejected:
+        typer.echo(f"  line {line}: {reason}")
+
+
+@link_app.command("remove")
+def link_remove(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
+    """Unlink a contact: they are no longer asked, and their open requests are closed."""
+    from okrate.links import check_contact_id, link_record
+
+    contact_id = _checked(check_contact_id, contact)
+    _links().write([link_record(contact_id, "unlinked", "operator")])
+    typer.echo(f"unlinked contact {contact_id}")
+
+
+@app.command("forget")
+def forget(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
+    """As `link remove`, and the contact's personal data is left out of exports from now on."""
+    from okrate.links import check_contact_id, link_record
+
+    contact_id = _checked(check_contact_id, contact)
+    _links().write([link_record(contact_id, "forgotten", "forget")])
+    typer.echo(f"forgot contact {contact_id}")
+
+
+@link_app.command("list")
+def link_list(contact: str | None = typer.Option(None, help="Only this contact.")) -> None:
+    """Every contact's current link state."""
+    current = _links().current()
+    rows = [current[contact]] if contact and contact in current else ([] if contact else list(current.values()))
+    if not rows:
+        typer.echo("no links" if not contact else f"contact {contact} has no link record")
+        return
+    typer.echo(f"{'contact':>10}  {'state':10} {'telegram user':>14}  {'source':9} changed at")
+    for link in sorted(rows, key=lambda r: r.contact_id):
+        user = str(link.telegram_user_id) if link.telegram_user_id is not None else "-"
+        typer.echo(f"{link.contact_id:>10}  {link.state:10} {user:>14}  {link.source:9} {link.changed_at:%Y-%m-%d %H:%M:%S}")
 
 
 @app.command("settings")

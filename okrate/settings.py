@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     rating_remind_after: OptionalDuration = Field(timedelta(hours=24), description="One reminder after this long without an answer; `off` for none.")
     rating_reasons: CsvList = Field(("Долго", "Проблема не решена", "Невежливо", "Другое"), description="Reason buttons offered after a score of 3 or less.")
 
+    # Streams
+    streams_data_dir: str = Field("var/streams", description="Data folder of a streams worker (its table stores). Two workers on one host need two folders.")
+    streams_store: str = Field("rocksdb://", description="Faust table store: `rocksdb://` (production) or `memory://`.")
+
     # Statistics
     stats_port: int = Field(6066, description="Port of the streams worker's web views (`/stats`, `/dashboard`).")
     stats_timezone: str = Field("Europe/Moscow", description="Time zone of days and weeks in statistics, and of quiet hours.")

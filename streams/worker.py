@@ -1,0 +1,17 @@
+"""`okrate streams`: one Faust worker of the streams application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from okrate.settings import Settings
+from streams.app import StreamsConfig, create_app
+
+
+def run_worker(settings: Settings, bootstrap: str, *, data_dir: Path | None = None, web_port: int | None = None) -> None:
+    app = create_app(StreamsConfig(
+        settings=settings, bootstrap=bootstrap, data_dir=data_dir or Path(settings.streams_data_dir),
+        web_port=web_port or settings.stats_port, store=settings.streams_store,
+    ))
+    worker = app.faust.Worker(loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,68 @@
+"""Links through the real broker and the operators' commands: a late link re-addresses an open
+request, an import reports its lines, a removal makes the next request undeliverable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from schemas.records import RatingClosed, RatingRequested
+from schemas.topics import RATING_REQUESTED
+from tests.integration.test_streams_requests import okdesk_status
+from tests.streams_harness import Feeder, running_streams, wait_for
+
+
+def okrate(settings, bootstrap, *args, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TOPIC_PREFIX": settings.topic_prefix,
+           "TOPIC_PARTITIONS": str(settings.topic_partitions)}
+    return subprocess.run([sys.executable, "-m", "okrate.cli", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def for_issue(records, issue):
+    return [r for r in records if getattr(r, "issue_id", None) == issue]
+
+
+async def test_link_add_import_remove_and_list(settings_for, kafka_bootstrap, data_dir, tmp_path):
+    settings = settings_for()
+    feed = Feeder(settings, kafka_bootstrap)
+    feed.webhook("200", okdesk_status(200, "completed", "opened", contact=95))
+
+    async with running_streams(settings, kafka_bootstrap, data_dir):
+        await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                       lambda rs: any(isinstance(r, RatingRequested) and not r.deliverable for r in for_issue(rs, "200")))
+        added = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "add", "--contact", "95",
+                                        "--telegram-user", "123456", cwd=tmp_path)
+        assert added.returncode == 0, added.stderr
+        records = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                                 lambda rs: any(isinstance(r, RatingRequested) and r.deliverable for r in for_issue(rs, "200")))
+        first, again = [r for r in for_issue(records, "200") if isinstance(r, RatingRequested)]
+        assert first.request_id == again.request_id and again.recipient_user_id == 123456
+
+        csv_file = tmp_path / "links.csv"
+        csv_file.write_text("contact_id,telegram_user_id\n95,123456\n96,222\nx y,1\n97,333\n97,444\n", encoding="utf-8")
+        imported = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "import", str(csv_file), cwd=tmp_path)
+        assert imported.returncode == 0, imported.stderr
+        assert "added: 2, unchanged: 1, rejected: 2" in imported.stdout
+        assert "line 4:" in imported.stdout and "line 6:" in imported.stdout
+
+        removed = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "remove", "--contact", "95", cwd=tmp_path)
+        assert removed.returncode == 0, removed.stderr
+        closed = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                                lambda rs: any(isinstance(r, RatingClosed) for r in for_issue(rs, "200")))
+        assert [r.reason for r in for_issue(closed, "200") if isinstance(r, RatingClosed)] == ["unlinked"]
+
+        feed.webhook("201", okdesk_status(201, "completed", "opened", contact=95))
+        later = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                               lambda rs: any(isinstance(r, RatingRequested) for r in for_issue(rs, "201")))
+        assert [r.deliverable for r in for_issue(later, "201")] == [False]
+
+    listed = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "list", cwd=tmp_path)
+    lines = listed.stdout.splitlines()
+    assert any(" 95 " in f" {line} " and "unlinked" in line for line in lines)
+    assert any("96" in line and "linked" in line and "222" in line for line in lines)
+    bad = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "add", "--contact", "95",
+                                  "--telegram-user", "-3", cwd=tmp_path)
+    assert bad.returncode == 2 and "out of range" in bad.stderr
