@@ -74,8 +74,9 @@ async def test_sigterm_during_a_load_loses_nothing_answered_200(settings_for, ka
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TOPIC_PREFIX": topic_prefix,
            "TOPIC_PARTITIONS": str(settings.topic_partitions), "INGEST_PORT": str(port),
            "INGEST_HOST": "127.0.0.1", "WEBHOOK_SECRET": ""}
+    log_file = (tmp_path / "ingest.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "okrate.cli", "ingest"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log_file, stderr=subprocess.STDOUT)
     try:
         await asyncio.to_thread(_wait_port, port)
         url = f"http://127.0.0.1:{port}/okdesk-webhook"
@@ -99,10 +100,11 @@ async def test_sigterm_during_a_load_loses_nothing_answered_200(settings_for, ka
             await asyncio.to_thread(proc.wait, 60)
             stop.set()
             await asyncio.gather(*workers)
-        assert proc.returncode == 0, proc.stdout.read().decode()
+        assert proc.returncode == 0, (tmp_path / "ingest.log").read_text()[-3000:]
         assert accepted > 10
         stored = await asyncio.to_thread(count_messages, kafka_bootstrap, OKDESK_EVENTS.full_name(settings))
         assert stored >= accepted
     finally:
         if proc.poll() is None:
             proc.kill()
+        log_file.close()
