@@ -90,15 +90,43 @@ def ensure_kafka(settings) -> str:
 
 @app.command("run")
 def run() -> None:
-    """The whole pipeline: the local broker unless KAFKA_BOOTSTRAP_SERVERS is set, then okrate's services."""
+    """The whole pipeline: the local broker (unless KAFKA_BOOTSTRAP_SERVERS is set), then the
+    ingest, a streams worker and the notifier, supervised; in sandbox mode also the stand-ins."""
+    import asyncio
+
+    from okrate.logs import configure_logging
+    from okrate.run_plan import plan_children, prepare_sandbox
+    from okrate.supervisor import Supervisor
     from okrate.topics_setup import ensure_catalogue_topics
 
     settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if problem := settings.half_configured():
+        typer.echo(f"okrate: {problem}", err=True)
+        raise typer.Exit(2)
     bootstrap = ensure_kafka(settings)
-    created = ensure_catalogue_topics(bootstrap, settings)
-    if created:
-        typer.echo(f"created topics: {', '.join(created)}")
-    typer.echo(f"Kafka is up at {bootstrap}. okrate's services are not built yet: only the broker runs.")
+    ensure_catalogue_topics(bootstrap, settings)
+    if settings.sandbox_mode:
+        prepare_sandbox(settings, bootstrap, echo=typer.echo)
+    children = plan_children(settings, bootstrap)
+    typer.echo(f"okrate is running ({', '.join(c.name for c in children)}); Ctrl-C stops it.")
+    asyncio.run(Supervisor(children).run())
+
+
+@app.command("sandbox")
+def sandbox(
+    webhook_url: str | None = typer.Option(None, help="Where the Okdesk stand-in posts webhooks (default: the local ingest)."),
+) -> None:
+    """The Telegram and Okdesk stand-ins and the sandbox page (what `okrate run` starts in sandbox mode)."""
+    import asyncio
+
+    from okrate.logs import configure_logging
+    from sandbox.service import SandboxPorts, run_sandbox
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    url = webhook_url or f"http://127.0.0.1:{settings.ingest_port}{settings.webhook_path}"
+    asyncio.run(run_sandbox("127.0.0.1", SandboxPorts(settings.sandbox_port), url, settings.webhook_secret))
 
 
 @app.command("ingest")

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     okdesk_set_native_rate: bool = Field(True, description="Also set Okdesk's own 3-point rating.")
     okdesk_retry_for: Duration = Field(timedelta(hours=1), description="How long a failing Okdesk write is retried (with backoff) before it is `failed`.")
 
+    # Sandbox
+    sandbox_port: int = Field(8090, description="Sandbox mode: the sandbox page; the Bot API stand-in listens on the next port, the Okdesk stand-in on the one after.")
+
     # Logs
     log_format: str = Field("text", description="`text` or `json`.")
     log_level: str = Field("INFO", description="Python logging level.")
@@ -195,6 +198,16 @@ class Settings(BaseSettings):
     @property
     def sandbox_mode(self) -> bool:
         return not self.telegram_bot_token and not self.okdesk_api_url
+
+    def half_configured(self) -> str | None:
+        """What is missing when only one of Telegram and Okdesk is configured."""
+        if self.telegram_bot_token and not self.okdesk_api_url:
+            return "TELEGRAM_BOT_TOKEN is set but OKDESK_API_URL is not: set both, or neither for sandbox mode"
+        if self.okdesk_api_url and not self.telegram_bot_token:
+            return "OKDESK_API_URL is set but TELEGRAM_BOT_TOKEN is not: set both, or neither for sandbox mode"
+        if self.okdesk_api_url and not self.okdesk_api_token:
+            return "OKDESK_API_URL is set but OKDESK_API_TOKEN is not"
+        return None
 
 
 class ConfigError(SystemExit):

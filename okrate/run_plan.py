@@ -1,0 +1,37 @@
+"""What `okrate run` starts: the services as child processes, pointed at the stand-ins in
+sandbox mode (neither TELEGRAM_BOT_TOKEN nor OKDESK_API_URL set)."""
+
+from __future__ import annotations
+
+from okrate.settings import Settings
+from okrate.supervisor import Child, okrate_child
+
+
+def plan_children(settings: Settings, bootstrap: str) -> list[Child]:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    children = []
+    if settings.sandbox_mode:
+        from sandbox.service import SandboxPorts, sandbox_env
+
+        env.update(sandbox_env("127.0.0.1", SandboxPorts(settings.sandbox_port)))
+        children.append(okrate_child("sandbox", "sandbox", env=env))
+    children += [
+        okrate_child("ingest", "ingest", env=env),
+        okrate_child("streams", "streams", env=env),
+        okrate_child("notifier", "notifier", env=env),
+    ]
+    return children
+
+
+def prepare_sandbox(settings: Settings, bootstrap: str, echo=print) -> None:
+    """Links the sandbox's demo client (contact 95) to its Telegram user once, and says where to look."""
+    from okrate.links import Links, link_record
+    from sandbox.service import DEMO_USER_ID, SandboxPorts
+
+    links = Links(settings, bootstrap)
+    if "95" not in links.current():
+        links.write([link_record("95", "linked", "operator", DEMO_USER_ID)])
+    ports = SandboxPorts(settings.sandbox_port)
+    echo("Sandbox mode: no TELEGRAM_BOT_TOKEN and no OKDESK_API_URL, so okrate talks to local stand-ins.")
+    echo(f"  Open http://127.0.0.1:{ports.page}/ : resolve an issue on the Okdesk side, rate it in the chat.")
+    echo(f"  Statistics: http://127.0.0.1:{settings.stats_port}/stats")
