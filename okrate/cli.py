@@ -294,6 +294,29 @@ def link_list(contact: str | None = typer.Option(None, help="Only this contact."
         typer.echo(f"{link.contact_id:>10}  {link.state:10} {user:>14}  {link.source:9} {link.changed_at:%Y-%m-%d %H:%M:%S}")
 
 
+@app.command("export")
+def export(
+    what: str = typer.Argument(..., help="ratings, requests, reasons or stats"),
+    since: str | None = typer.Option(None, help="ISO date or time (inclusive), e.g. 2026-11-01."),
+    until: str | None = typer.Option(None, help="ISO date or time (exclusive)."),
+    fmt: str = typer.Option("csv", "--format", help="csv or jsonl"),
+    out: Path | None = typer.Option(None, help="Output file (default: standard output)."),
+) -> None:
+    """Rows for analysts, read from the topics from the beginning; forgotten contacts left out."""
+    from okrate.export_command import run_export
+
+    if what not in ("ratings", "requests", "reasons", "stats") or fmt not in ("csv", "jsonl"):
+        typer.echo("okrate export: WHAT is ratings|requests|reasons|stats and --format csv|jsonl", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    try:
+        count = run_export(settings, ensure_kafka(settings), what, since, until, fmt, out)
+    except ValueError as exc:
+        typer.echo(f"okrate export: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{count} {what} rows" + (f" written to {out}" if out else ""), err=True)
+
+
 @app.command("settings")
 def show_settings(markdown: bool = typer.Option(False, help="Print the README's table of variables.")) -> None:
     """Validate the configuration and print it (secrets masked)."""
