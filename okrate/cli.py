@@ -126,7 +126,8 @@ def sandbox(
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     url = webhook_url or f"http://127.0.0.1:{settings.ingest_port}{settings.webhook_path}"
-    asyncio.run(run_sandbox("127.0.0.1", SandboxPorts(settings.sandbox_port), url, settings.webhook_secret))
+    asyncio.run(run_sandbox("127.0.0.1", SandboxPorts(settings.sandbox_port), url, settings.webhook_secret,
+                            admin_token=settings.admin_token))
 
 
 @app.command("ingest")

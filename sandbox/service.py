@@ -55,7 +55,7 @@ def seed(okdesk: OkdeskState, telegram: TelegramState) -> None:
 
 
 async def run_sandbox(host: str, ports: SandboxPorts, webhook_url: str, webhook_secret: str | None,
-                      dialect: str = "okdesk") -> None:
+                      dialect: str = "okdesk", admin_token: str | None = None) -> None:
     okdesk, telegram = OkdeskState(), TelegramState()
     seed(okdesk, telegram)
     okdesk.add_webhook_target(webhook_url, dialect=dialect, secret=webhook_secret)  # type: ignore[arg-type]
@@ -66,5 +66,5 @@ async def run_sandbox(host: str, ports: SandboxPorts, webhook_url: str, webhook_
     await asyncio.gather(
         serve(create_telegram_app(telegram), host, ports.telegram),
         serve(create_okdesk_app(okdesk), host, ports.okdesk),
-        serve(create_page_app(telegram, okdesk, webhook_url), host, ports.page),
+        serve(create_page_app(telegram, okdesk, webhook_url, admin_token), host, ports.page),
     )

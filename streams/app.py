@@ -93,6 +93,9 @@ class StreamsApp:
             consumer_max_fetch_size=8 * 1024 * 1024,
             producer_max_request_size=8 * 1024 * 1024,
             producer_acks=-1,
+            # A few milliseconds of batching turn one produce request per message into one per
+            # batch: aiokafka sends one request at a time per broker.
+            producer_linger=0.01,
             producer_compression_type="lz4",
             web_enabled=config.web_port is not None,
             web_port=config.web_port or 6066,
