@@ -318,6 +318,56 @@ def export(
     typer.echo(f"{count} {what} rows" + (f" written to {out}" if out else ""), err=True)
 
 
+@app.command("replay")
+def replay(
+    reprocess: bool = typer.Option(False, "--reprocess", help="Run the current rules over the raw topics into a scratch prefix and show what would change."),
+    switch: bool = typer.Option(False, "--switch", help="Restart the live streams application from offset 0 with the current rules (stop its workers first)."),
+    from_offset: int | None = typer.Option(None, help="Rewind the live application to this offset of every raw partition."),
+    from_time: str | None = typer.Option(None, help="Rewind the live application to this ISO time on the raw topics."),
+    rebuild_stats: bool = typer.Option(False, "--rebuild-stats", help="Refold every statistic from offset 0 of the decision topics."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm --switch without asking."),
+    data_dir: Path | None = typer.Option(None, help="Table stores of the scratch application."),
+) -> None:
+    """Reprocess, switch, rewind, or rebuild the statistics; see the README for when to use which."""
+    import tempfile
+
+    from okrate import replay as r
+    from okrate.export_command import parse_when, progress_bar
+
+    modes = [reprocess, switch, from_offset is not None or from_time is not None, rebuild_stats]
+    if sum(modes) != 1:
+        typer.echo("okrate replay: choose one of --reprocess, --switch, --from-offset/--from-time, --rebuild-stats", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    bootstrap = ensure_kafka(settings)
+    try:
+        if reprocess:
+            scratch = r.scratch_prefix_for(settings)
+            typer.echo(f"reprocessing into the scratch prefix {scratch!r} ...")
+            with progress_bar() as progress, tempfile.TemporaryDirectory(prefix="okrate-reprocess-") as tmp:
+                task = progress.add_task("raw events", total=None)
+                changes = r.reprocess(settings, bootstrap, scratch, data_dir or Path(tmp), store=settings.streams_store,
+                                      progress=lambda done, total: progress.update(task, completed=done, total=total))
+            typer.echo(r.describe(changes))
+            typer.echo("no change" if all(c.none for c in changes.values()) else
+                       "To apply these rules to the live application: okrate replay --switch")
+        elif switch:
+            if not yes and not typer.confirm(f"Restart {settings.streams_app_id!r} from offset 0 (its tables are rebuilt)?"):
+                raise typer.Exit(1)
+            dropped = r.switch(settings, bootstrap)
+            typer.echo(f"dropped {len(dropped)} topics and the group's offsets; start the streams workers now")
+        elif rebuild_stats:
+            from okrate.rebuild_stats import rebuild_stats as rebuild
+
+            typer.echo(rebuild(settings, bootstrap))
+        else:
+            rereads = r.rewind(settings, bootstrap, from_offset=from_offset, from_time=parse_when(from_time))
+            typer.echo("rewound: " + ", ".join(f"{topic} re-reads {n}" for topic, n in rereads.items()))
+    except (r.ReplayError, ValueError) as exc:
+        typer.echo(f"okrate replay: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("settings")
 def show_settings(markdown: bool = typer.Option(False, help="Print the README's table of variables.")) -> None:
     """Validate the configuration and print it (secrets masked)."""

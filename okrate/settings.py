@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     # Streams
     streams_data_dir: str = Field("var/streams", description="Data folder of a streams worker (its table stores). Two workers on one host need two folders.")
     streams_store: str = Field("rocksdb://", description="Faust table store: `rocksdb://` (production) or `memory://`.")
+    streams_app_id: str = Field("okrate-streams", description="The streams application's id (its consumer group and table names).")
 
     # Statistics
     stats_port: int = Field(6066, description="Port of the streams worker's web views (`/stats`, `/dashboard`).")

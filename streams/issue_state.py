@@ -32,6 +32,7 @@ class RequestState:
     reminded: bool = False
     score: int | None = None
     rated_at: datetime | None = None
+    rated_update_id: int | None = None  # the press that was recorded (recognised if processed again)
     reason_codes: tuple[str, ...] = ()
 
     @property

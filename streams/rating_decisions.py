@@ -73,6 +73,9 @@ def judge_press(state: IssueState | None, press: RatingReceived, rules: Rules) -
         return None
     if request.recipient_user_id is None and request.status == RequestStatus.OPEN:
         return None  # not addressed yet: whose it is cannot be told
+    if request.status == RequestStatus.RATED and request.rated_update_id == press.update_id:
+        assert state is not None  # the recorded press itself, processed again (a rewind, a crash)
+        return [_recorded(press, request, state)]
     if request.status == RequestStatus.CLOSED:
         return [_rejected(press, request.close_reason or "closed")]
     if press.from_user_id != request.recipient_user_id:
@@ -177,7 +180,7 @@ def evolve(state: IssueState, event: Record) -> IssueState:
         request = state.request
         if isinstance(event, RatingRecorded) and request is not None and request.request_id == event.request_id:
             state = replace(state, request=replace(request, status=RequestStatus.RATED, score=event.score,
-                                                   rated_at=event.pressed_at))
+                                                   rated_at=event.pressed_at, rated_update_id=event.update_id))
         return state
     if request is None or getattr(event, "request_id", None) != request.request_id:
         return state

@@ -213,3 +213,10 @@ def test_exactly_the_first_valid_press_counts(specs):
         got = "recorded" if isinstance(decision, RatingRecorded) else decision.reason
         assert got == expected, (p, decision)
     assert len([e for e in decided if isinstance(e, RatingRecorded)]) == (1 if recorded_seen is not None else 0)
+
+
+def test_the_recorded_press_processed_again_is_recorded_again_with_the_same_id():
+    state, _ = resolved_and_addressed()
+    state, first = issue_decider.run(state, press(80, 4), RULES)
+    _, again = issue_decider.run(state, press(80, 4), RULES)
+    assert [e.event_id for e in again] == [e.event_id for e in first] == ["press/80/recorded"]
