@@ -15,10 +15,11 @@ from aiohttp import web
 
 from ingest.auth import authenticate_telegram, authenticate_webhook
 from ingest.metrics import IngestMetrics
+from ingest.openapi import openapi_document
 from ingest.publisher import KafkaPublisher, PublishFailed
 from ingest.webhook_body import NotAWebhook, summarise_webhook
 from okrate.settings import Settings
-from schemas.codec import encode
+from schemas.codec import EncodeError, encode
 from schemas.records import utc_now
 from schemas.records.raw import OkdeskWebhookEnvelope
 from schemas.telegram_envelope import NotAnUpdate, envelope_key, telegram_envelope
@@ -114,11 +115,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return body
     try:
         envelope = telegram_envelope(body, source="webhook")
-    except NotAnUpdate as exc:
+        value = encode(envelope)
+    except (NotAnUpdate, EncodeError) as exc:
         metrics.requests.labels("telegram", "rejected").inc()
         return _error(400, str(exc))
     topic = TELEGRAM_UPDATES.full_name(settings)
-    return await _append(request, topic, envelope_key(envelope), encode(envelope), "telegram")
+    return await _append(request, topic, envelope_key(envelope), value, "telegram")
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -129,6 +131,10 @@ async def readyz(request: web.Request) -> web.Response:
     if await request.app[PUBLISHER].broker_reachable():
         return web.json_response({"status": "ready"})
     return web.json_response({"status": "kafka unreachable"}, status=503)
+
+
+async def openapi_view(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[SETTINGS]))
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -150,4 +156,5 @@ def create_app(settings: Settings, publisher: KafkaPublisher, metrics: IngestMet
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/openapi.json", openapi_view)
     return app

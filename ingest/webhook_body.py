@@ -40,11 +40,19 @@ def summarise_webhook(body: bytes) -> WebhookSummary:
     if not isinstance(data, dict):
         raise NotAWebhook(f"the body is a JSON {type(data).__name__}, not an object")
     event, issue = data.get("event"), data.get("issue")
+    for name, part in (("event", event), ("issue", issue)):
+        if part is not None and not isinstance(part, dict):
+            raise NotAWebhook(f"`{name}` is a JSON {type(part).__name__}, not an object")
     if not isinstance(event, dict) and not isinstance(issue, dict):
         raise NotAWebhook("the body has neither an `event` nor an `issue` object")
     event_type = event.get("event_type") if isinstance(event, dict) else None
-    event_type = event_type[:MAX_KEY_LENGTH] if isinstance(event_type, str) else None
-    issue_id = _id(issue.get("id")) if isinstance(issue, dict) else None
+    if event_type is not None and not isinstance(event_type, str):
+        raise NotAWebhook("`event.event_type` is not a string")
+    event_type = event_type[:MAX_KEY_LENGTH] if event_type is not None else None
+    raw_id = issue.get("id") if isinstance(issue, dict) else None
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (int, str))):
+        raise NotAWebhook("`issue.id` is neither a number nor a string")
+    issue_id = _id(raw_id)
     if issue_id is not None:
         return WebhookSummary(issue_id, issue_id, event_type)
     # Events about other entities (companies, contacts, equipment) are kept too, keyed by

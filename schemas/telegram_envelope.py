@@ -19,8 +19,14 @@ class NotAnUpdate(ValueError):
     pass
 
 
+INT64 = 2**63
+
+
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """Telegram's ids fit in 64 bits; anything else is not Telegram's."""
+    if isinstance(value, int) and not isinstance(value, bool) and -INT64 <= value < INT64:
+        return value
+    return None
 
 
 def telegram_envelope(body: bytes, source: str, received_at: datetime | None = None) -> TelegramUpdateEnvelope:

@@ -3,21 +3,17 @@ nothing written for a request it refused, everything written for a request it ac
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import http.client
 import json
-import threading
 
 import pytest
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.app import create_app
-from ingest.publisher import KafkaPublisher
 from schemas.topics import OKDESK_EVENTS
+from tests.ingest_server import ingest_in_thread
 from tests.kafka_helpers import count_messages
 
 SECRET = "fuzz-secret"
@@ -44,31 +40,8 @@ def server(kafka_bootstrap, request):
     cfg = load_settings(_env_file=None, topic_prefix=prefix, topic_partitions=2, webhook_secret=SECRET,
                         webhook_max_bytes=4096)
     ensure_catalogue_topics(kafka_bootstrap, cfg)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    state = {}
-
-    async def start():
-        state["publisher"] = KafkaPublisher(kafka_bootstrap)
-        runner = web.AppRunner(create_app(cfg, state["publisher"]))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        state["runner"] = runner
-        state["port"] = runner.addresses[0][1]
-
-    def run():
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(30)
-    yield {"port": state["port"], "settings": cfg}
-    asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(30)
-    asyncio.run_coroutine_threadsafe(state["publisher"].close(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
+    with ingest_in_thread(cfg, kafka_bootstrap) as port:
+        yield {"port": port, "settings": cfg}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
