@@ -12,13 +12,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from notifier.locale import Texts
-from schemas.callback_data import rating_data
+from schemas.callback_data import NEW_ISSUE, rating_data
 from schemas.records import RatingRecorded, RatingRejected, RatingRequested
 
 SCORES = (5, 4, 3, 2, 1)  # the seed's order: best first
 # The «Создать новую заявку» button. Its flow comes with Notifier IV; the data is deliberately
 # outside the rating contract (schemas.callback_data), see the report on schemas.
-NEW_ISSUE_DATA = "new_issue"
+NEW_ISSUE_DATA = NEW_ISSUE
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ on the buttons, and the streams, which read the presses.
 Telegram allows at most 64 bytes, and the data is untrusted input: anyone can send any bytes.
 `r:<request id>:<score>` is a rating, `w:<request id>:<reason number>` a low-score reason; the
 request id starts with the issue id, so a press can be re-keyed by issue without a lookup.
+`c:<name>` buttons belong to the bot's conversations (the notifier), not to the ratings.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ MAX_BYTES = 64
 _REQUEST_ID = r"(?P<issue>[0-9A-Za-z_-]{1,32})\.(?P<partition>\d{1,5})\.(?P<offset>\d{1,19})"
 _RATING = re.compile(rf"r:{_REQUEST_ID}:(?P<score>\d)")
 _REASON = re.compile(rf"w:{_REQUEST_ID}:(?P<reason>\d{{1,2}})")
+
+
+NEW_ISSUE = "c:new_issue"  # «Создать новую заявку»
+_CONVERSATION = re.compile(r"c:[a-z_]{1,40}(:[0-9A-Za-z_.-]{1,20})?")
+
+
+def is_conversation(data: str | None) -> bool:
+    """A button of the bot's own conversations: the streams leave it to the notifier."""
+    return bool(data) and _CONVERSATION.fullmatch(data) is not None
 
 
 @dataclass(frozen=True)

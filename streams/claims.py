@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from schemas.callback_data import RatingPress, ReasonPress, parse
+from schemas.callback_data import RatingPress, ReasonPress, is_conversation, parse
 from schemas.records import RatingReceived, ReasonGiven, TelegramUpdateEnvelope
 
 
@@ -38,6 +38,8 @@ def claim(envelope: TelegramUpdateEnvelope, reasons: tuple[str, ...]) -> RatingR
     if from_id is None:
         raise ForeignPress("a callback query without from.id")
     data = query.get("data") if isinstance(query.get("data"), str) else None
+    if is_conversation(data):
+        return None
     press = parse(data)
     if press is None:
         raise ForeignPress(f"callback data {str(data)[:80]!r} is not okrate's")

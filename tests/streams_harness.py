@@ -38,7 +38,8 @@ class Feeder:
 
     def __init__(self, settings: Settings, bootstrap: str):
         self.settings = settings
-        self.producer = Producer(producer_config(bootstrap))
+        # log_level 0: the session broker stops before the garbage collector gets to this producer.
+        self.producer = Producer(producer_config(bootstrap, log_level=0))
 
     def record(self, spec: TopicSpec, key: str | bytes, record: Record) -> None:
         self.raw(spec, key, encode(record))

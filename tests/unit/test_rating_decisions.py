@@ -220,3 +220,15 @@ def test_the_recorded_press_processed_again_is_recorded_again_with_the_same_id()
     state, first = issue_decider.run(state, press(80, 4), RULES)
     _, again = issue_decider.run(state, press(80, 4), RULES)
     assert [e.event_id for e in again] == [e.event_id for e in first] == ["press/80/recorded"]
+
+
+def test_conversation_buttons_are_not_presses():
+    import json
+
+    from schemas.callback_data import NEW_ISSUE
+    from schemas.records import TelegramUpdateEnvelope
+    from streams.claims import claim
+
+    body = json.dumps({"update_id": 9, "callback_query": {"id": "q", "from": {"id": USER}, "data": NEW_ISSUE}}).encode()
+    envelope = TelegramUpdateEnvelope(update_id=9, received_at=T0, source="polling", body=body, kind="callback_query")
+    assert claim(envelope, ("Долго",)) is None
