@@ -49,6 +49,9 @@ def local_broker(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield broker
     finally:
+        import gc
+
+        gc.collect()  # producers left to the collector disconnect while the broker still answers
         broker.down(log=lambda _msg: None)
 
 
