@@ -26,8 +26,8 @@ class StreamsConfig:
     data_dir: Path = Path("var/streams")
     web_port: int | None = None  # None: no web server (tests); `okrate streams` uses STATS_PORT
     store: str = "rocksdb://"
-    # Tests: a fresh app learns about new topics within a second instead of minutes.
-    metadata_max_age_ms: int = 300_000
+    # How soon the app notices topics that appear (Faust's default is minutes; tests use 1 s).
+    metadata_max_age_ms: int = 30_000
     # A reprocess reads the live raw topics (this prefix) and writes under settings.topic_prefix.
     source_prefix: str | None = None
 
@@ -122,10 +122,36 @@ class StreamsApp:
         await self.topic(spec).send(key=key, value=value)
 
 
+def ensure_changelogs(app: StreamsApp) -> list[str]:
+    """Creates the tables' changelog topics before Faust starts. Faust would create them itself,
+    but a worker whose metadata does not show them yet fails its first table write
+    (PartitionsMismatch: "the changelog topic has 0 partitions")."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": app.config.bootstrap, "log_level": 0})
+    existing = set(admin.list_topics(timeout=30).topics)
+    wanted = [table.changelog_topic.get_topic_name() for table in app.faust.tables.values()]
+    missing = [name for name in wanted if name not in existing]
+    if missing:
+        futures = admin.create_topics([
+            NewTopic(name, app.settings.topic_partitions, replication_factor=-1, config={"cleanup.policy": "compact"})
+            for name in missing
+        ], operation_timeout=30)
+        for future in futures.values():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+    return missing
+
+
 def create_app(config: StreamsConfig) -> StreamsApp:
     from streams.agents import register_all
 
     app = StreamsApp(config)
     register_all(app)
+    ensure_changelogs(app)
     return app
 

@@ -62,7 +62,10 @@ def _passes_filters(state: IssueState, rules: Rules) -> bool:
 
 
 def is_okrates_own(event: IssueEvent, rules: Rules, state: IssueState | None) -> bool:
-    """A comment okrate posted, or Okdesk's rating okrate set: they come back as webhooks."""
+    """A comment okrate posted, or Okdesk's rating okrate set: they come back as webhooks.
+    (A status change is never okrate's, whoever's account made it.)"""
+    if event.kind not in (Kind.COMMENT, Kind.CSAT_RATE):
+        return False
     if rules.okrate_author_id is not None and event.author_id == rules.okrate_author_id:
         return True
     return event.kind == Kind.COMMENT and state is not None and event.comment_id in state.own_comment_ids

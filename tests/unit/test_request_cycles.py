@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.records import IssueEvent, OkdeskWebhookEnvelope, RatingClosed, RatingRequested
-from streams import issue_decider
+from streams import issue_decider, request_cycle
 from streams.normalise import Kind, Position, normalise
 from streams.rules import Rules
 
@@ -121,11 +122,15 @@ def test_the_trigger_processed_again_emits_the_same_request_again():
     assert [r.request_id for r in requests(again)] == [r.request_id for r in requests(out)]
 
 
-def test_okrates_own_comments_and_rates_trigger_nothing():
+def test_okrates_own_comments_and_rates_trigger_nothing_but_its_accounts_status_changes_count():
     rules = Rules(okrate_author_id="42")
     state, _ = play([ev(Kind.STATUS_CHANGED, "resolved", "opened")], rules)
-    own = ev(Kind.STATUS_CHANGED, "in_progress", "resolved", author="42")
-    assert issue_decider.decide(state, own, rules) == []
+    own_rate = replace(ev(Kind.CSAT_RATE, None, author="42"), csat_rate="good")
+    assert issue_decider.decide(state, own_rate, rules) == []
+    assert request_cycle.is_okrates_own(ev(Kind.COMMENT, None, author="42"), rules, state)
+    # A person using the same Okdesk account resolved or reopened it: that counts.
+    reopened = ev(Kind.STATUS_CHANGED, "in_progress", "resolved", author="42")
+    assert [c.reason for c in closes(issue_decider.decide(state, reopened, rules))] == ["reopened"]
 
 
 def test_normalise_reads_both_dialects():
