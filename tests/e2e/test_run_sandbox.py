@@ -1,0 +1,159 @@
+"""`okrate run` in sandbox mode, end to end: an issue resolved on the Okdesk side, the client's
+press in the chat, the comment and the rate on the issue. Supervision: a killed child comes
+back; SIGTERM loses nothing that was accepted; bad configuration is refused by name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from schemas.topics import OKDESK_EVENTS
+from tests.conftest import free_ports
+from tests.kafka_helpers import count_messages
+
+
+def _env(settings, kafka_bootstrap, tmp_path, **extra) -> dict[str, str]:
+    base = free_ports(2)
+    page = free_ports(3)  # the page, then the Bot API and the Okdesk stand-ins
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OKDESK_", "WEBHOOK_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TOPIC_PREFIX": settings.topic_prefix,
+        "TOPIC_PARTITIONS": str(settings.topic_partitions), "STREAMS_APP_ID": f"okrate-streams-{settings.topic_prefix}",
+        "STREAMS_STORE": "memory://", "STREAMS_DATA_DIR": str(tmp_path / "streams"),
+        "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(base), "STATS_PORT": str(base + 1),
+        "SANDBOX_PORT": str(page), "LOG_LEVEL": "INFO",
+    })
+    env.update(extra)
+    return env
+
+
+async def _get(session, url):
+    async with session.get(url) as response:
+        return response.status, (await response.json() if response.content_type == "application/json" else await response.text())
+
+
+async def _wait(predicate, timeout=90, every=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(every)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def okrate_run(settings_for, kafka_bootstrap, tmp_path):
+    settings = settings_for()
+    env = _env(settings, kafka_bootstrap, tmp_path)
+    log = (tmp_path / "run.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "okrate.cli", "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    yield proc, env, settings, tmp_path / "run.log"
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.close()
+
+
+async def test_resolve_press_comment_restart_and_stop(okrate_run, kafka_bootstrap):
+    proc, env, settings, log_path = okrate_run
+    page = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    ingest = f"http://127.0.0.1:{env['INGEST_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        async def page_up():
+            try:
+                return (await _get(http, f"{page}/api/okdesk/issues"))[0] == 200
+            except aiohttp.ClientError:
+                return False
+
+        async def notifier_polling():
+            return b"notifier running" in log_path.read_bytes()
+
+        await _wait(page_up)
+        await _wait(notifier_polling)
+        async with http.post(f"{page}/api/okdesk/issues/1380/status", json={"status": "completed"}) as response:
+            delivered = await response.json()
+        assert [d["status"] for d in delivered["deliveries"]] == [200]
+
+        async def rating_message():
+            _, chat = await _get(http, f"{page}/api/telegram/chats/1001")
+            return next((m for m in chat["messages"] if m["buttons"]), None)
+
+        message = await _wait(rating_message)
+        assert "Принтер <HP> не печатает & мигает" in message["text"]
+        four = next(b for row in message["buttons"] for b in row if "(4)" in b["text"])
+        async with http.post(f"{page}/api/telegram/chats/1001/press",
+                             json={"message_id": message["message_id"], "data": four["callback_data"]}) as response:
+            assert response.status == 200
+
+        async def commented():
+            _, issue = await _get(http, f"{page}/api/okdesk/issues/1380")
+            return issue if issue["comments"] and issue["rate"] else None
+
+        issue = await _wait(commented)
+        assert len(issue["comments"]) == 1 and "⭐⭐⭐⭐" in issue["comments"][0]["html"]
+        assert issue["rate"] == "good"
+
+        # A killed child is restarted by the supervisor.
+        ingest_pid = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "okrate.cli ingest"],
+                                        capture_output=True, text=True, check=True).stdout.split()[0])
+        os.kill(ingest_pid, signal.SIGKILL)
+
+        async def ingest_back():
+            try:
+                return (await _get(http, f"{ingest}/healthz"))[0] == 200 and b"ingest exited with" in log_path.read_bytes()
+            except aiohttp.ClientError:
+                return False
+
+        await _wait(ingest_back)
+
+        # SIGTERM during a load of webhooks: everything answered 200 is in Kafka.
+        accepted = 0
+        body = json.dumps({"event": {"event_type": "issue.updated"}, "issue": {"id": 9000, "status": {"code": "opened"}}}).encode()
+        stop = asyncio.Event()
+
+        async def client():
+            nonlocal accepted
+            while not stop.is_set():
+                try:
+                    async with http.post(f"{ingest}{settings.webhook_path}", data=body) as response:
+                        accepted += response.status == 200
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+
+        clients = [asyncio.create_task(client()) for _ in range(4)]
+        await asyncio.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 90)
+        stop.set()
+        await asyncio.gather(*clients)
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+    assert accepted > 5
+    assert count_messages(kafka_bootstrap, OKDESK_EVENTS.full_name(settings)) >= accepted + 1
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"TELEGRAM_BOT_TOKEN": "123456:" + "A" * 35}, "OKDESK_API_URL"),
+    ({"OKDESK_API_URL": "https://acme.okdesk.ru/api/v1/", "OKDESK_API_TOKEN": "t"}, "TELEGRAM_BOT_TOKEN"),
+    ({"TELEGRAM_BOT_TOKEN": "nonsense", "OKDESK_API_URL": "acme.okdesk.ru", "RATING_EXPIRY": "7 days"}, "TELEGRAM_BOT_TOKEN"),
+])
+def test_bad_or_half_configuration_is_refused_by_name(tmp_path, extra, named):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OKDESK_"))}
+    env.update({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", **extra})
+    result = subprocess.run([sys.executable, "-m", "okrate.cli", "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert named in result.stderr
+    if "RATING_EXPIRY" in extra:  # every problem at once
+        assert "OKDESK_API_URL" in result.stderr and "RATING_EXPIRY" in result.stderr
