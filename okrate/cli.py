@@ -281,6 +281,28 @@ def forget(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
     typer.echo(f"forgot contact {contact_id}")
 
 
+@link_app.command("invite")
+def link_invite(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
+    """Print a one-time link (https://t.me/<bot>?start=<token>) that links the contact to whoever opens it, valid for LINK_INVITE_TTL."""
+    from notifier.invites import bot_username, invite_url, new_invite, write_invite
+    from okrate.durations import format_duration
+    from okrate.links import check_contact_id
+
+    contact_id = _checked(check_contact_id, contact)
+    settings = get_settings()
+    try:
+        username = bot_username(settings)
+    except Exception as exc:  # no token, Telegram unreachable, a wrong token
+        typer.echo(f"okrate: cannot ask Telegram for the bot's username (getMe): {exc}", err=True)
+        raise typer.Exit(2) from None
+    links = _links()
+    invite = new_invite(contact_id, settings.link_invite_ttl)
+    write_invite(settings, links.bootstrap, invite)
+    typer.echo(invite_url(username, invite.token))
+    typer.echo(f"links contact {contact_id}; one use, valid for {format_duration(settings.link_invite_ttl)} "
+               f"(until {invite.expires_at:%Y-%m-%d %H:%M} UTC)", err=True)
+
+
 @link_app.command("list")
 def link_list(contact: str | None = typer.Option(None, help="Only this contact.")) -> None:
     """Every contact's current link state."""
@@ -366,6 +388,27 @@ def replay(
     except (r.ReplayError, ValueError) as exc:
         typer.echo(f"okrate replay: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+BENCHMARKS = ("ingest", "streams", "notifier", "replay", "e2e")
+
+
+@app.command("bench")
+def bench(name: str = typer.Argument(..., help=f"{', '.join(BENCHMARKS)} or all")) -> None:
+    """Run a benchmark (results in bench/results/NAME.json); `all` runs every one in turn."""
+    import importlib
+
+    names = BENCHMARKS if name == "all" else (name,)
+    if any(n not in BENCHMARKS for n in names):
+        typer.echo(f"okrate bench: choose one of {', '.join(BENCHMARKS)} or all", err=True)
+        raise typer.Exit(2)
+    for n in names:
+        typer.echo(f"== bench {n}", err=True)
+        importlib.import_module(f"bench.{n}").main()
+    if name == "all":
+        from okrate.readme_sections import update_readme
+
+        update_readme(Path("README.md"))
 
 
 @app.command("settings")

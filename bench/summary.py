@@ -1,0 +1,46 @@
+"""The README's table of the latest benchmark figures, from bench/results/*.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bench.common import RESULTS
+
+
+def _ingest(r: dict[str, Any]) -> str:
+    fixed, sat = r["ingest"]["fixed_500_per_s"], r["ingest"]["saturation"]
+    return (f"at 500/s offered: p50 {fixed['p50_ms']} ms, p99 {fixed['p99_ms']} ms; saturation "
+            f"{sat['per_second']}/s = {r['saturation_ratio']:.2f} × a bare aiohttp handler ({r['bare_aiohttp']['saturation']['per_second']}/s)")
+
+
+def _streams(r: dict[str, Any]) -> str:
+    return (f"{r['events']:,} raw events → rating.requested at {r['worker_events_per_s']:,.0f} events/s on one worker "
+            f"({r['store']}); a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s")
+
+
+def _generic(r: dict[str, Any]) -> str:
+    skip = {"benchmark", "at", "machine", "floors", "floors_met", "floor_met", "note"}
+    parts = [f"{k}: {v}" for k, v in r.items() if k not in skip and not isinstance(v, (dict, list))]
+    return "; ".join(parts)[:400]
+
+
+FORMATS = {"ingest": _ingest, "streams": _streams}
+
+
+def benchmarks_markdown() -> str:
+    rows = ["| benchmark | figures | floors met | machine, date |", "|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        name = result.get("benchmark", path.stem)
+        floors = result.get("floors_met", result.get("floor_met"))
+        if isinstance(floors, dict):
+            met = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in floors.items())
+        else:
+            met = "—" if floors is None else ("yes" if floors else "no")
+        machine = result.get("machine", {})
+        where = f"{machine.get('cores')} cores, {machine.get('cpu', '?')}, {result.get('at', '?')[:10]}"
+        rows.append(f"| `{name}` | {FORMATS.get(name, _generic)(result)} | {met} | {where} |")
+    if len(rows) == 2:
+        rows.append("| (none yet) | run `okrate bench all` | | |")
+    return "\n".join(rows)
