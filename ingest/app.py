@@ -36,6 +36,14 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", IngestMetrics)
 
 
+def _clean(value: str | None) -> str | None:
+    """Header values and JSON strings may carry bytes that are not UTF-8 (lone surrogates):
+    the envelope keeps a readable copy; the body itself is stored byte for byte."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
 
@@ -87,17 +95,17 @@ async def okdesk_webhook(request: web.Request) -> web.Response:
         received_at=utc_now(),
         body=body,
         path=request.path,
-        content_type=request.headers.get("Content-Type"),
-        user_agent=request.headers.get("User-Agent"),
+        content_type=_clean(request.headers.get("Content-Type")),
+        user_agent=_clean(request.headers.get("User-Agent")),
         auth=None if auth.value == "none" else auth.value,
         remote_addr=request.remote,
-        forwarded_for=request.headers.get("X-Forwarded-For"),
-        issue_id=summary.issue_id,
-        event_type=summary.event_type,
-        headers={h: request.headers[h] for h in KEPT_HEADERS if h in request.headers},
+        forwarded_for=_clean(request.headers.get("X-Forwarded-For")),
+        issue_id=_clean(summary.issue_id),
+        event_type=_clean(summary.event_type),
+        headers={h: _clean(request.headers[h]) for h in KEPT_HEADERS if h in request.headers},
     )
     topic = OKDESK_EVENTS.full_name(settings)
-    return await _append(request, topic, summary.key.encode(), encode(envelope), "okdesk")
+    return await _append(request, topic, summary.key.encode("utf-8", "replace"), encode(envelope), "okdesk")
 
 
 async def webhook_ready(request: web.Request) -> web.Response:

@@ -70,13 +70,18 @@ def _id(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return _valid(value.strip())
     return None
+
+
+def _valid(text: str) -> str:
+    """JSON may escape lone surrogates (`"\\ud800"`), which are not text: they are replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
     if isinstance(value, str):
-        return value[:limit]
+        return _valid(value[:limit])
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None

@@ -9,9 +9,10 @@ if TYPE_CHECKING:
 
 
 def register_all(app: StreamsApp) -> None:
-    from streams.agents import claims, contacts, issues, normalise
+    from streams.agents import claims, contacts, issues, normalise, stats
 
     normalise.register(app)
     claims.register(app)
     issues.register(app)
     contacts.register(app)
+    stats.register(app)

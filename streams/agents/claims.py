@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from schemas.codec import encode
+from schemas.codec import EncodeError, encode
 from schemas.keys import issue_key
 from schemas.records import TelegramUpdateEnvelope
 from schemas.topics import RATING_RECEIVED, TELEGRAM_UPDATES
@@ -28,8 +28,9 @@ def register(app: StreamsApp) -> None:
                 continue
             try:
                 press = claim(received.record, reasons)
-            except ForeignPress as exc:
+                value = encode(press) if press is not None else None
+            except (ForeignPress, EncodeError) as exc:
                 await reject(app, event, "foreign_callback", str(exc), NAME)
                 continue
-            if press is not None:
-                await app.send(RATING_RECEIVED, issue_key(press.issue_id), encode(press))
+            if press is not None and value is not None:
+                await app.send(RATING_RECEIVED, issue_key(press.issue_id), value)

@@ -35,11 +35,12 @@ def register(app: StreamsApp) -> None:
             try:
                 before = CODEC.loads(table.get(key))
                 after, decisions = addressing.run(before, received.record, key.decode(), app.rules)
+                outputs = [(issue_key(d.issue_id), encode(d)) for d in decisions]
             except Exception as exc:
                 log.exception("addressing failed")
                 await reject(app, event, "agent_error", f"{type(exc).__name__}: {exc}", NAME)
                 continue
             if after != before:
                 table[key] = CODEC.dumps(after)
-            for decision in decisions:
-                await app.send(REQUESTS_BY_ISSUE, issue_key(decision.issue_id), encode(decision))
+            for out_key, value in outputs:
+                await app.send(REQUESTS_BY_ISSUE, out_key, value)

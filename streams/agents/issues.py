@@ -109,6 +109,7 @@ def register(app: StreamsApp) -> None:
             try:
                 before = CODEC.loads(table.get(key))
                 after, decisions = issue_decider.run(before, received.record, app.rules)
+                outputs = [(spec, out_key, encode(d)) for d in decisions for spec, out_key in destinations(d, before)]
             except Exception as exc:  # a bug in a rule must not stop the partition
                 log.exception("issue decider failed")
                 await reject(app, event, "agent_error", f"{type(exc).__name__}: {exc}", NAME)
@@ -117,10 +118,8 @@ def register(app: StreamsApp) -> None:
                 table[key] = CODEC.dumps(after)
             if after is not None:
                 due.set(after.issue_id, rating_decisions.due_times(after, app.rules))
-            for decision in decisions:
-                value = encode(decision)
-                for spec, out_key in destinations(decision, before):
-                    await app.send(spec, out_key, value)
+            for spec, out_key, value in outputs:
+                await app.send(spec, out_key, value)
 
     @app.faust.timer(TICK_EVERY_S)
     async def tick() -> None:

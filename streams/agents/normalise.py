@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from schemas.codec import encode
+from schemas.codec import EncodeError, encode
 from schemas.keys import issue_key
 from schemas.records import OkdeskWebhookEnvelope
 from schemas.topics import ISSUE_EVENTS, OKDESK_EVENTS
@@ -27,8 +27,9 @@ def register(app: StreamsApp) -> None:
                 continue
             try:
                 issue_event = normalise(received.record, Position(received.topic, received.partition, received.offset))
-            except NotUnderstood as exc:
+                value = encode(issue_event) if issue_event is not None else None
+            except (NotUnderstood, EncodeError) as exc:
                 await reject(app, event, "not_understood", str(exc), NAME)
                 continue
-            if issue_event is not None:
-                await app.send(ISSUE_EVENTS, issue_key(issue_event.issue_id), encode(issue_event))
+            if issue_event is not None and value is not None:
+                await app.send(ISSUE_EVENTS, issue_key(issue_event.issue_id), value)

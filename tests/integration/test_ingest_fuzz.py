@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.webhooks import build_webhook, encode_body
 from schemas.topics import OKDESK_EVENTS
 from tests.ingest_server import ingest_in_thread
 from tests.kafka_helpers import count_messages
@@ -26,7 +27,11 @@ webhookish = st.fixed_dictionaries({}, optional={
     "event": st.one_of(json_value, st.fixed_dictionaries({"event_type": json_value})),
     "issue": st.one_of(json_value, st.fixed_dictionaries({"id": json_value, "status": json_value})),
 }).map(lambda d: json.dumps(d).encode())
-bodies = st.one_of(st.binary(max_size=300), webhookish, json_value.map(lambda v: json.dumps(v).encode()))
+realistic = st.builds(
+    lambda dialect, issue, status, title: encode_body(build_webhook(dialect, issue, status, "opened", 95, 147, title=title)),
+    st.sampled_from(["seed", "okdesk"]), st.integers(1, 10**9), st.sampled_from(["resolved", "completed", "opened", "Closed"]),
+    st.text(max_size=40))
+bodies = st.one_of(st.binary(max_size=300), webhookish, json_value.map(lambda v: json.dumps(v).encode()), realistic)
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
 auth = st.sampled_from(["none", "good-signature", "bad-signature", "token", "garbage"])
 

@@ -9,6 +9,8 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 def test_generated_sections_are_current():
     for name, body in generated_sections().items():
+        if name == "benchmarks":
+            continue  # measured figures: `okrate bench all` rewrites them, with the machine they came from
         assert section(README, name) == body.rstrip("\n"), f"README section {name!r} is stale: run `okrate readme`"
 
 

@@ -179,3 +179,13 @@ def test_one_request_per_cycle_whatever_the_order_and_duplication(cycles):
     made = {r.request_id: r.cycle for r in requests(out)}
     assert sorted(made.values()) == list(range(1, len(cycles) + 1))
     assert len({c.request_id for c in closes(out)}) == len(cycles) - 1
+
+
+def test_lone_surrogates_in_a_body_become_replacement_characters():
+    from schemas.codec import encode
+
+    body = b'{"event": {"event_type": "new_ticket_status", "new_status": {"code": "completed"}}, "issue": {"id": "5", "title": "\\ud800 bad"}}'
+    envelope = OkdeskWebhookEnvelope(delivery_id="d", received_at=T0, path="/", body=body)
+    event = normalise(envelope, Position("okdesk.events", 0, 1))
+    assert event.title == "? bad"
+    assert encode(event)

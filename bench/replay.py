@@ -1,0 +1,208 @@
+"""`python -m bench.replay`: events per second when refolding every statistic from the decision
+topics (issue.events, rating.requested, rating.recorded, notifier.outcomes) into a fresh
+application on one worker with the rocksdb store, and the worker's peak memory (RSS) with the
+issues of that history in its tables. Writes `bench/results/replay.json`.
+
+The issue asks for 1,000,000 decision events and 1,000,000 issues; on a small machine that takes
+long, so both are parameters: `BENCH_REPLAY_EVENTS` (default 10,000, about two minutes on two
+cores) and the issues follow from the mix (about 6.4 decision events per issue). The measured
+figures and the machine are written down; extrapolate with care (rocksdb's cost grows with size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench.broker import bench_broker
+from bench.common import write_result
+from okrate.kafka_clients import consumer_config, producer_config
+from okrate.settings import load_settings
+from okrate.topics_setup import ensure_catalogue_topics
+from schemas.codec import encode
+from schemas.records import (
+    IssueEvent,
+    RatingExpired,
+    RatingRecorded,
+    RatingReminder,
+    RatingRequested,
+    SideEffectOutcome,
+)
+from schemas.topics import ISSUE_EVENTS, NOTIFIER_OUTCOMES, RATING_RECORDED, RATING_REQUESTED
+from streams.agents.stats import by_dimension_topic
+from streams.app import StreamsConfig, create_app
+
+EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def history(events: int):
+    """A realistic mix per issue: created and resolved issue events, the request, its delivery,
+    then a rating (7 in 10; a reason for low ones) or a reminder and an expiry; spread over a year,
+    50 companies, 30 assignees, 6 groups, 8 types."""
+    n = issue = 0
+    while n < events:
+        issue += 1
+        iid = str(100_000 + issue)
+        created = T0 + timedelta(minutes=issue * 7 % 525_600)
+        resolved = created + timedelta(minutes=30 + issue * 37 % 5000)
+        attrs = {"company_id": str(issue % 50), "assignee_employee_id": str(issue % 30),
+                 "assignee_group_id": str(issue % 6), "type_code": f"type{issue % 8}"}
+        rid = f"{iid}/1"
+        out = [
+            (ISSUE_EVENTS, IssueEvent(event_id=f"e/{iid}/0", kind="created", dialect="okdesk", issue_id=iid,
+                                      event_time=created, delivery_id=f"{iid}-0", source_topic="okdesk.events",
+                                      source_partition=0, source_offset=issue, created_at=created, **attrs)),
+            (ISSUE_EVENTS, IssueEvent(event_id=f"e/{iid}/1", kind="status_changed", dialect="okdesk",
+                                      issue_id=iid, event_time=resolved, delivery_id=f"{iid}-1",
+                                      source_topic="okdesk.events", source_partition=0, source_offset=issue,
+                                      created_at=created, reacted_at=created + timedelta(minutes=issue % 90),
+                                      **attrs)),
+            (RATING_REQUESTED, RatingRequested(event_id=f"{rid}/a", request_id=rid, issue_id=iid, cycle=1,
+                                               requested_at=resolved, trigger_partition=0, trigger_offset=issue,
+                                               issue_created_at=created, deliverable=True,
+                                               recipient_user_id=issue, addressed_at=resolved, **attrs)),
+            (NOTIFIER_OUTCOMES, SideEffectOutcome(idempotency_key=f"{rid}/send", kind="telegram.send_request",
+                                                  status="ok", issue_id=iid, request_id=rid,
+                                                  completed_at=resolved + timedelta(seconds=2))),
+        ]
+        if issue % 10 < 7:
+            out.append((RATING_RECORDED, RatingRecorded(
+                event_id=f"{rid}/r", request_id=rid, issue_id=iid, score=1 + issue % 5, from_user_id=issue,
+                update_id=issue, requested_at=resolved, pressed_at=resolved + timedelta(minutes=issue % 600),
+                **attrs)))
+        else:
+            out.append((RATING_REQUESTED, RatingReminder(event_id=f"{rid}/rem", request_id=rid, issue_id=iid,
+                                                         reminded_at=resolved + timedelta(days=1))))
+            out.append((RATING_REQUESTED, RatingExpired(event_id=f"{rid}/exp", request_id=rid, issue_id=iid,
+                                                        expired_at=resolved + timedelta(days=7))))
+        for item in out:
+            yield iid, item
+            n += 1
+            if n >= events:
+                return
+
+
+def fill(bootstrap: str, settings, events: int) -> int:
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}))
+    issues = set()
+    for key, (spec, record) in history(events):
+        issues.add(key)
+        while True:
+            try:
+                producer.produce(spec.full_name(settings), key=key.encode(), value=encode(record))
+                break
+            except BufferError:
+                producer.poll(0.5)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    return len(issues)
+
+
+def lag(bootstrap: str, group: str, topics: list[str], partitions: int) -> int:
+    """Messages not yet committed by the group, over the given topics."""
+    consumer = Consumer(consumer_config(bootstrap, group))
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, timeout=20)}
+        total = 0
+        for tp in tps:
+            _, high = consumer.get_watermark_offsets(tp, timeout=20)
+            done = committed[(tp.topic, tp.partition)]
+            total += high - (done if done >= 0 else 0)
+        return total
+    finally:
+        consumer.close()
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def refold(settings, bootstrap: str, data_dir: Path, total_events: int) -> dict:
+    app_id = f"okrate-bench-replay-{uuid.uuid4().hex[:6]}"
+    app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=app_id,
+                                   data_dir=data_dir, store="rocksdb://", metadata_max_age_ms=1000))
+    inputs = [s.full_name(settings) for s in (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)]
+    by_dim = by_dimension_topic(app).full_name(settings)
+    parts = settings.topic_partitions
+    started = time.monotonic()
+    peak_rss = rss_mib()
+    await app.faust.start()
+    first_progress = None
+    try:
+        while True:
+            await asyncio.sleep(1.0)
+            peak_rss = max(peak_rss, rss_mib())
+            in_lag = await asyncio.to_thread(lag, bootstrap, app_id, inputs, parts)
+            if first_progress is None and in_lag < total_events:
+                first_progress = time.monotonic()
+            if in_lag == 0:
+                dim_lag = await asyncio.to_thread(lag, bootstrap, app_id, [by_dim], parts)
+                if dim_lag == 0:
+                    break
+        elapsed = time.monotonic() - started
+        dim_messages = sum(
+            (await asyncio.to_thread(_end_offsets, bootstrap, by_dim, parts)).values())
+    finally:
+        await app.faust.stop()
+    return {
+        "seconds_total": round(elapsed, 1),
+        "seconds_after_first_commit": round(time.monotonic() - started - (first_progress - started), 1)
+        if first_progress else None,
+        "events_per_second": round(total_events / elapsed, 1),
+        "dimension_messages": dim_messages,
+        "dimension_messages_per_second": round(dim_messages / elapsed, 1),
+        "peak_rss_mib_sampled": round(peak_rss, 1),
+        "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = Consumer(consumer_config(bootstrap, "okrate-bench-ends"))
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
+                for p in range(partitions)}
+    finally:
+        consumer.close()
+
+
+def main() -> dict:
+    with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-replay-") as tmp:
+        settings = load_settings(_env_file=None, kafka_bootstrap_servers=bootstrap,
+                                 topic_prefix=f"bench{uuid.uuid4().hex[:6]}-")
+        ensure_catalogue_topics(bootstrap, settings)
+        t = time.monotonic()
+        issues = fill(bootstrap, settings, EVENTS)
+        fill_seconds = time.monotonic() - t
+        measured = asyncio.run(refold(settings, bootstrap, Path(tmp) / "streams", EVENTS))
+    result = {
+        "decision_events": EVENTS,
+        "issues": issues,
+        "topic_partitions": settings.topic_partitions,
+        "store": "rocksdb://",
+        "fill_seconds": round(fill_seconds, 1),
+        **measured,
+        "note": ("one worker, from offset 0 of the four decision topics to the last fold committed, "
+                 "startup included; dimension messages = the repartitioned effects (one per event and "
+                 "dimension it counts in); RSS is the whole benchmark process (worker + generator), "
+                 "the broker runs apart. The issue's 1,000,000 events / 1,000,000 issues were not run "
+                 "on this machine: see BENCH_REPLAY_EVENTS."),
+    }
+    write_result("replay", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

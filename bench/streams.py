@@ -1,0 +1,153 @@
+"""`okrate bench streams`: raw webhooks per second through the streams worker (okdesk.events to
+rating.requested, on one worker), against a bare confluent-kafka loop that only consumes and
+decodes the same topic, in the same run. Floor: 3,000 events/s."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench.broker import bench_broker
+from bench.common import write_result
+from okrate.kafka_clients import consumer_config, producer_config
+from okrate.links import link_record
+from okrate.settings import load_settings
+from okrate.topics_setup import ensure_catalogue_topics
+from schemas.codec import decode, encode
+from schemas.keys import contact_key
+from schemas.records import OkdeskWebhookEnvelope, utc_now
+from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED
+from streams.app import StreamsConfig, create_app
+
+EVENTS = int(os.environ.get("BENCH_STREAMS_EVENTS", "200000"))
+FLOOR = 3000.0
+
+
+def _status_body(dialect: str, issue: int, new: str, old: str | None, contact: int) -> bytes:
+    if dialect == "seed":
+        return json.dumps({"event": {"event_type": "issue.status_changed"}, "issue": {
+            "id": issue, "title": f"Заявка {issue}", "status": {"code": new, "name": new},
+            "old_status": {"code": old, "name": old} if old else None,
+            "client": {"contact": {"id": contact}, "company": {"id": 147}}}}, ensure_ascii=False).encode()
+    return json.dumps({"event": {"event_type": "new_ticket_status", "old_status": {"code": old, "name": old},
+                                 "new_status": {"code": new, "name": new},
+                                 "author": {"id": "3", "type": "employee"}},
+                       "issue": {"id": str(issue), "title": f"Заявка {issue}", "status": {"code": new},
+                                 "type": {"code": "service", "name": "Обслуживание"},
+                                 "client": {"contact": {"id": str(contact)}, "company": {"id": "147", "name": "ООО"}},
+                                 "assignee": {"group": {"id": "1", "name": "L1"}, "employee": {"id": "2"}}}},
+                      ensure_ascii=False).encode()
+
+
+def workload(events: int) -> tuple[list[tuple[str, bytes]], int]:
+    """A realistic mix: each issue goes opened → in_progress → completed, one in eight is reopened
+    and resolved again, one in five gets a duplicate delivery; returns (key, body) and the number
+    of rating requests it must produce."""
+    out: list[tuple[str, bytes]] = []
+    requests, issue = 0, 100_000
+    while len(out) < events:
+        issue += 1
+        dialect, contact = ("okdesk" if issue % 2 else "seed"), 1000 + issue % 5000
+        steps = [("in_progress", "opened"), ("completed", "in_progress")]
+        if issue % 8 == 0:
+            steps += [("in_progress", "completed"), ("closed", "in_progress")]
+        for new, old in steps:
+            out.append((str(issue), _status_body(dialect, issue, new, old, contact)))
+        if issue % 5 == 0:
+            out.append(out[-1])
+        requests += 2 if issue % 8 == 0 else 1
+    return out, requests
+
+
+def prefill(bootstrap: str, settings, items: list[tuple[str, bytes]]) -> None:
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}))
+    topic = OKDESK_EVENTS.full_name(settings)
+    for key, body in items:
+        envelope = OkdeskWebhookEnvelope(delivery_id=str(uuid.uuid4()), received_at=utc_now(), body=body,
+                                         path="/okdesk-webhook", issue_id=key)
+        while True:
+            try:
+                producer.produce(topic, key=key.encode(), value=encode(envelope))
+                break
+            except BufferError:
+                producer.poll(0.1)
+    links = CONTACT_LINKS.full_name(settings)
+    for contact in range(1000, 6000):
+        if contact % 10:  # nine in ten contacts are linked
+            producer.produce(links, key=contact_key(str(contact)), value=encode(link_record(str(contact), "linked", "import", contact)))
+    assert producer.flush(120) == 0
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer(consumer_config(bootstrap, f"bench-count-{uuid.uuid4().hex[:6]}"))
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    finally:
+        consumer.close()
+
+
+def bare_loop(bootstrap: str, topic: str, total: int) -> float:
+    """Consume and decode (envelope + JSON body) the whole topic: events per second."""
+    consumer = Consumer(consumer_config(bootstrap, f"bench-bare-{uuid.uuid4().hex[:6]}"))
+    consumer.subscribe([topic])
+    done, started = 0, None
+    while done < total:
+        for msg in consumer.consume(1000, 5.0):
+            if msg.error():
+                continue
+            started = started or time.perf_counter()
+            json.loads(decode(msg.value()).body)
+            done += 1
+    consumer.close()
+    return done / (time.perf_counter() - started)
+
+
+async def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str) -> tuple[float, int]:
+    app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=f"bench-{uuid.uuid4().hex[:6]}",
+                                   data_dir=data_dir, store=store))
+    topic = RATING_REQUESTED.full_name(settings)
+    await app.faust.start()
+    started = time.perf_counter()
+    try:
+        while True:
+            produced = await asyncio.to_thread(_count, bootstrap, topic)
+            if produced >= expected or time.perf_counter() - started > 1800:
+                break
+            await asyncio.sleep(0.5)
+        return time.perf_counter() - started, produced
+    finally:
+        await app.faust.stop()
+
+
+def main() -> dict:
+    items, expected = workload(EVENTS)
+    with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-streams-") as tmp:
+        settings = load_settings(_env_file=None, topic_prefix=f"bench{uuid.uuid4().hex[:6]}-", kafka_bootstrap_servers=bootstrap)
+        ensure_catalogue_topics(bootstrap, settings)
+        prefill(bootstrap, settings, items)
+        bare = bare_loop(bootstrap, OKDESK_EVENTS.full_name(settings), len(items))
+        store = os.environ.get("BENCH_STREAMS_STORE", "rocksdb://")
+        seconds, produced = asyncio.run(streams_rate(settings, bootstrap, expected, Path(tmp), store))
+    rate = len(items) / seconds
+    result = {
+        "events": len(items), "requests_expected": expected, "requests_seen": produced,
+        "store": store, "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
+        "ratio_to_bare": round(rate / bare, 3), "seconds": round(seconds, 1),
+        "floor_events_per_s": FLOOR, "floor_met": rate >= FLOOR,
+        "note": "requests_seen counts messages on rating.requested (an undeliverable request is one message; "
+                "a late link or a duplicate trigger can add more).",
+    }
+    write_result("streams", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
