@@ -28,8 +28,11 @@ class StreamsConfig:
     store: str = "rocksdb://"
     # How soon the app notices topics that appear (Faust's default is minutes; tests use 1 s).
     metadata_max_age_ms: int = 30_000
-    # A reprocess reads the live raw topics (this prefix) and writes under settings.topic_prefix.
+    # A reprocess reads the live raw topics (this prefix) and writes under settings.topic_prefix;
+    # a statistics rebuild reads the live decision topics (`source_topics`) the same way.
     source_prefix: str | None = None
+    source_topics: tuple[TopicSpec, ...] | None = None  # None: the raw inputs
+    agents: tuple[str, ...] | None = None  # None: every agent; ("stats",) for a statistics rebuild
 
 
 RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
@@ -38,13 +41,15 @@ RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
 class Topics:
     """The Faust topic objects of every topic the agents read or write, by catalogue entry."""
 
-    def __init__(self, app: faust.App, settings: Settings, source_prefix: str | None = None):
+    def __init__(self, app: faust.App, settings: Settings, source_prefix: str | None = None,
+                 source_topics: tuple[TopicSpec, ...] = RAW_INPUTS):
         self._app, self._settings = app, settings
         self._source_prefix = source_prefix
+        self._source_topics = source_topics
         self._made: dict[str, faust.TopicT] = {}
 
     def name_of(self, spec: TopicSpec) -> str:
-        if self._source_prefix is not None and spec in RAW_INPUTS:
+        if self._source_prefix is not None and spec in self._source_topics:
             return f"{self._source_prefix}{spec.name}"
         return spec.full_name(self._settings)
 
@@ -109,7 +114,7 @@ class StreamsApp:
             # Standbys speed up a failover between several workers; with one worker they idle.
             table_standby_replicas=1,
         )
-        self.topic = Topics(self.faust, settings, config.source_prefix)
+        self.topic = Topics(self.faust, settings, config.source_prefix, config.source_topics or RAW_INPUTS)
         self.deadletter = self.topic(DEADLETTER)
 
     def table(self, name: str) -> faust.Table:

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
 def register_all(app: StreamsApp) -> None:
     from streams.agents import claims, contacts, issues, normalise, stats
 
-    normalise.register(app)
-    claims.register(app)
-    issues.register(app)
-    contacts.register(app)
-    stats.register(app)
+    wanted = app.config.agents
+    for name, module in (("normalise", normalise), ("claims", claims), ("issues", issues),
+                         ("contacts", contacts), ("stats", stats)):
+        if wanted is None or name in wanted:
+            module.register(app)

@@ -101,8 +101,8 @@ def register(app: StreamsApp) -> None:
     if by_dimension is not STATS_BY_DIMENSION:
         ensure_topics(app.config.bootstrap, app.settings, [by_dimension])
     tz = app.settings.stats_timezone
-    expected = {spec.full_name(app.settings): types for spec, types in INPUTS.items()}
-    short_name = {spec.full_name(app.settings): spec.name for spec in INPUTS}
+    expected = {app.topic.name_of(spec): types for spec, types in INPUTS.items()}
+    short_name = {app.topic.name_of(spec): spec.name for spec in INPUTS}
     issues = app.table(ISSUES_TABLE)
     dims = app.table(DIMENSIONS_TABLE)
     out_topic = app.topic(by_dimension)

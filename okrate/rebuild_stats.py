@@ -1,0 +1,101 @@
+"""`okrate replay --rebuild-stats`: every statistic refolded from offset 0 of the decision topics
+into a fresh application (only the statistics agents, under a scratch prefix), compared with the
+live figures, then switched over: the rebuilt snapshots become the latest in `rating.stats`.
+
+Use it when `rating.stats` was damaged or lost, or to prove the live figures: the refold of the
+same decisions gives the same figures. (After a fix in the statistics' rules, the live worker's
+own tables must start afresh too: that is `okrate replay --switch`.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from okrate.kafka_clients import producer_config
+from okrate.replay import _run_until_caught_up, end_offsets
+from okrate.settings import Settings
+from okrate.topic_reader import read_to_end
+from okrate.topics_setup import ensure_catalogue_topics
+from schemas.codec import DecodeError, decode, encode
+from schemas.keys import dimension_key
+from schemas.records import StatsSnapshot
+from schemas.topics import (
+    ISSUE_EVENTS,
+    NOTIFIER_OUTCOMES,
+    RATING_RECORDED,
+    RATING_REQUESTED,
+    RATING_STATS,
+)
+
+DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
+
+
+def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
+    latest: dict[str, StatsSnapshot] = {}
+    for message in read_to_end(bootstrap, topic):
+        try:
+            snapshot = decode(message.value, (StatsSnapshot,))
+        except DecodeError:
+            continue
+        latest[snapshot.dimension] = snapshot
+    return latest
+
+
+def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Path, *, store: str = "rocksdb://",
+           timeout: float = 24 * 3600) -> dict[str, StatsSnapshot]:
+    from streams.agents.stats import by_dimension_topic
+    from streams.app import StreamsConfig, create_app
+
+    scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
+    ensure_catalogue_topics(bootstrap, scratch)
+    group = f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}"
+    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in DECISION_TOPICS])
+
+    async def run() -> None:
+        app = create_app(StreamsConfig(
+            settings=scratch, bootstrap=bootstrap, app_id=group, data_dir=data_dir, store=store,
+            source_prefix=settings.topic_prefix, source_topics=DECISION_TOPICS, agents=("stats",),
+            metadata_max_age_ms=5000,
+        ))
+        inputs = [by_dimension_topic(app).full_name(app.settings)]
+        await app.faust.start()
+        try:
+            await _run_until_caught_up(app, bootstrap, group, inputs, ends, None, timeout)
+        finally:
+            await app.faust.stop()
+
+    asyncio.run(run())
+    return latest_snapshots(bootstrap, RATING_STATS.full_name(scratch))
+
+
+def publish(settings: Settings, bootstrap: str, snapshots: dict[str, StatsSnapshot]) -> None:
+    producer = Producer(producer_config(bootstrap))
+    topic = RATING_STATS.full_name(settings)
+    for dimension, snapshot in snapshots.items():
+        producer.produce(topic, key=dimension_key(dimension), value=encode(snapshot))
+        producer.poll(0)
+    if producer.flush(60):
+        raise RuntimeError("Kafka did not acknowledge every rebuilt snapshot")
+
+
+def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot]) -> list[str]:
+    return sorted(d for d in live.keys() | rebuilt.keys() if live.get(d) != rebuilt.get(d))
+
+
+def rebuild_stats(settings: Settings, bootstrap: str) -> str:
+    scratch_prefix = f"{settings.topic_prefix}stats-rebuild-{time.strftime('%Y%m%d%H%M%S')}-"
+    with tempfile.TemporaryDirectory(prefix="okrate-stats-rebuild-") as tmp:
+        rebuilt = refold(settings, bootstrap, scratch_prefix, Path(tmp), store=settings.streams_store)
+    live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
+    changed = differing(live, rebuilt)
+    publish(settings, bootstrap, rebuilt)
+    summary = f"rebuilt {len(rebuilt)} dimensions from offset 0 of the decision topics; "
+    if not changed:
+        return summary + "identical to the live figures"
+    return summary + f"{len(changed)} differed from the live figures and were replaced: {', '.join(changed[:20])}"
