@@ -390,6 +390,18 @@ def replay(
         raise typer.Exit(2) from None
 
 
+@app.command("status")
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
+    """Each service's health, consumer lag per topic, open/undeliverable/expired requests, failed
+    writes to Okdesk, dead letters in the last day."""
+    from okrate import status as st
+
+    settings = get_settings()
+    bootstrap = settings.kafka_bootstrap_servers or f"127.0.0.1:{settings.kafka_port}"
+    gathered = st.gather(settings, bootstrap)
+    typer.echo(st.as_json(gathered) if as_json else st.render(gathered))
+
+
 BENCHMARKS = ("ingest", "streams", "notifier", "replay", "e2e")
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from okrate.consumer_lag import end_offsets
 from okrate.kafka_clients import producer_config
-from okrate.replay import _run_until_caught_up, end_offsets
+from okrate.replay import _run_until_caught_up
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
 from okrate.topics_setup import ensure_catalogue_topics

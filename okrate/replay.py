@@ -17,6 +17,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from okrate.consumer_lag import committed, end_offsets
 from okrate.kafka_clients import consumer_config
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
@@ -104,25 +105,6 @@ def read_decisions(bootstrap: str, settings: Settings) -> dict[str, dict[str, st
 
 
 # -- consumer groups -----------------------------------------------------------------------------
-
-def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    consumer = Consumer(consumer_config(bootstrap, f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
-    try:
-        ends = {}
-        for topic in topics:
-            for partition in consumer.list_topics(topic, timeout=30).topics[topic].partitions:
-                ends[TopicPartition(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
-        return ends
-    finally:
-        consumer.close()
-
-
-def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) -> dict[tuple[str, int], int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(tp.topic, tp.partition) for tp in partitions])]
-    result = admin.list_consumer_group_offsets(request)[group].result()
-    return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in result.topic_partitions}
-
 
 def group_is_empty(bootstrap: str, group: str) -> bool:
     admin = AdminClient({"bootstrap.servers": bootstrap})

@@ -13,6 +13,7 @@ import faust
 
 from okrate.settings import Settings
 from schemas.topics import CONTACT_LINKS, DEADLETTER, OKDESK_EVENTS, TELEGRAM_UPDATES, TopicSpec
+from streams.metrics import StreamsMetrics
 from streams.rules import Rules
 
 DEFAULT_APP_ID = "okrate-streams"
@@ -115,6 +116,8 @@ class StreamsApp:
             table_standby_replicas=1,
         )
         self.topic = Topics(self.faust, settings, config.source_prefix, config.source_topics or RAW_INPUTS)
+        self.metrics = StreamsMetrics()
+        self.input_specs: list[TopicSpec] = []
         self.deadletter = self.topic(DEADLETTER)
 
     def table(self, name: str) -> faust.Table:
@@ -122,6 +125,11 @@ class StreamsApp:
             name, default=None, partitions=self.settings.topic_partitions,
             key_type=bytes, value_type=bytes,  # the app's serializers are raw: values are JSON state
         )
+
+    def inputs(self, *specs: TopicSpec) -> faust.TopicT:
+        """The topics an agent consumes (remembered for the consumer lag on /metrics)."""
+        self.input_specs.extend(s for s in specs if s not in self.input_specs)
+        return self.topic(*specs)
 
     async def send(self, spec: TopicSpec, key: bytes, value: bytes) -> None:
         await self.topic(spec).send(key=key, value=value)

@@ -16,3 +16,6 @@ def register_all(app: StreamsApp) -> None:
                          ("contacts", contacts), ("stats", stats)):
         if wanted is None or name in wanted:
             module.register(app)
+    from streams.web import metrics_view
+
+    metrics_view.register(app)

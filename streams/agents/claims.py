@@ -20,7 +20,7 @@ NAME = "claims"
 def register(app: StreamsApp) -> None:
     reasons = app.settings.rating_reasons
 
-    @app.faust.agent(app.topic(TELEGRAM_UPDATES), name=f"{app.config.app_id}.{NAME}", concurrency=1)
+    @app.faust.agent(app.inputs(TELEGRAM_UPDATES), name=f"{app.config.app_id}.{NAME}", concurrency=1)
     async def claim_presses(stream):
         async for event in stream.events():
             received = await receive(app, event, (TelegramUpdateEnvelope,), NAME)

@@ -31,6 +31,7 @@ class Received(Generic[R]):
 
 async def receive(app: StreamsApp, event: EventT, expected: Collection[type[R]], consumer: str) -> Received[R] | None:
     message = event.message
+    app.metrics.events.labels(consumer).inc()
     decoded = decode_or_deadletter(
         event.value, key=event.key, topic=message.topic, partition=message.partition,
         offset=message.offset, expected=expected, consumer=consumer,
@@ -38,6 +39,7 @@ async def receive(app: StreamsApp, event: EventT, expected: Collection[type[R]],
     if decoded.dead_letter is not None:
         log.warning("%s: %s at %s/%d/%d -> dead letter", consumer, decoded.dead_letter.reason,
                     message.topic, message.partition, message.offset)
+        app.metrics.dead_letters.labels(consumer, decoded.dead_letter.reason).inc()
         await _send_dead_letter(app, decoded.dead_letter)
         return None
     assert decoded.record is not None
@@ -51,6 +53,7 @@ async def reject(app: StreamsApp, event: EventT, reason: str, error: str, consum
                 message.partition, message.offset, error)
     letter = dead_letter(event.value, key=event.key, topic=message.topic, partition=message.partition,
                          offset=message.offset, reason=reason, error=error[:2000], consumer=consumer)
+    app.metrics.dead_letters.labels(consumer, reason).inc()
     await _send_dead_letter(app, letter)
 
 

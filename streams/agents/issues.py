@@ -97,7 +97,7 @@ def register(app: StreamsApp) -> None:
     rescan = asyncio.Event()
     rescan.set()
 
-    @app.faust.agent(app.topic(*INPUTS), name=f"{app.config.app_id}.{NAME}", concurrency=1)
+    @app.faust.agent(app.inputs(*INPUTS), name=f"{app.config.app_id}.{NAME}", concurrency=1)
     async def decide_issues(stream):
         async for event in stream.events():
             received = await receive(app, event, by_topic[event.message.topic], NAME)
@@ -118,6 +118,8 @@ def register(app: StreamsApp) -> None:
                 table[key] = CODEC.dumps(after)
             if after is not None:
                 due.set(after.issue_id, rating_decisions.due_times(after, app.rules))
+            for decision in decisions:
+                app.metrics.decisions.labels(type(decision).__name__).inc()
             for spec, out_key, value in outputs:
                 await app.send(spec, out_key, value)
 

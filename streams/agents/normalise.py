@@ -19,7 +19,7 @@ NAME = "normalise"
 
 def register(app: StreamsApp) -> None:
     # concurrency=1: faust-streaming #606 commits past in-flight messages with more.
-    @app.faust.agent(app.topic(OKDESK_EVENTS), name=f"{app.config.app_id}.{NAME}", concurrency=1)
+    @app.faust.agent(app.inputs(OKDESK_EVENTS), name=f"{app.config.app_id}.{NAME}", concurrency=1)
     async def normalise_webhooks(stream):
         async for event in stream.events():
             received = await receive(app, event, (OkdeskWebhookEnvelope,), NAME)

@@ -108,7 +108,7 @@ def register(app: StreamsApp) -> None:
     out_topic = app.topic(by_dimension)
     stats_topic = app.topic(RATING_STATS)
 
-    @app.faust.agent(app.topic(*INPUTS), name=f"{app.config.app_id}.{FANOUT}", concurrency=1)
+    @app.faust.agent(app.inputs(*INPUTS), name=f"{app.config.app_id}.{FANOUT}", concurrency=1)
     async def fan_out(stream):
         async for event in stream.events():
             message = event.message
@@ -130,7 +130,7 @@ def register(app: StreamsApp) -> None:
                 await out_topic.send(key=dimension_key(dim), value=event.value, force=True,
                                      headers=[*headers, (EFFECT_HEADER, effect.dumps())])
 
-    @app.faust.agent(app.topic(by_dimension), name=f"{app.config.app_id}.{FOLD}", concurrency=1)
+    @app.faust.agent(app.inputs(by_dimension), name=f"{app.config.app_id}.{FOLD}", concurrency=1)
     async def fold(stream):
         async for event in stream.events():
             if event.key is None:

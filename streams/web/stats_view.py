@@ -137,3 +137,7 @@ def register(app: StreamsApp) -> None:
     class StatsReaderCloser(faust.Service):
         async def on_stop(self) -> None:
             await asyncio.to_thread(reader.close)
+
+    from streams.web import dashboard_view
+
+    dashboard_view.register(app, reader)  # /dashboard and /stats.csv, sharing this reader

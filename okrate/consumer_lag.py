@@ -1,0 +1,50 @@
+"""How far a consumer group is behind: per topic, the messages between its committed offsets and
+the topics' ends (what `okrate status` and the `/metrics` pages report)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from okrate.kafka_clients import consumer_config
+
+
+def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    consumer = Consumer(consumer_config(bootstrap, f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
+    try:
+        ends = {}
+        for topic in topics:
+            metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                continue
+            for partition in metadata.partitions:
+                ends[TopicPartition(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
+        return ends
+    finally:
+        consumer.close()
+
+
+def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) -> dict[tuple[str, int], int]:
+    """The group's committed offsets (0 where it has none)."""
+    wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+    if not wanted:
+        return {}
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, wanted)])[group].result()
+    return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in result.topic_partitions}
+
+
+def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+    """Per topic, how many messages the group has not committed yet."""
+    ends = end_offsets(bootstrap, topics)
+    try:
+        done = committed(bootstrap, group, ends)
+    except KafkaException:
+        done = {}
+    lag: dict[str, int] = {}
+    for tp, end in ends.items():
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - done.get((tp.topic, tp.partition), 0))
+    return lag

@@ -1,0 +1,20 @@
+"""The streams worker's Prometheus metrics (one registry per app, so tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class StreamsMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter("okrate_streams_events", "Messages processed, by agent", ["agent"], registry=self.registry)
+        self.dead_letters = Counter("okrate_streams_dead_letters", "Messages sent to okrate.deadletter, by agent and reason",
+                                    ["agent", "reason"], registry=self.registry)
+        self.decisions = Counter("okrate_streams_decisions", "Decisions written, by record type",
+                                 ["record"], registry=self.registry)
+        self.lag = Gauge("okrate_streams_consumer_lag", "Messages not yet committed by the application, by topic",
+                         ["topic"], registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
