@@ -5,7 +5,7 @@ already done, and what a failure means. No Kafka, no network: `tests/notifier/te
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +18,7 @@ from schemas.records import (
     RatingRejected,
     RatingReminder,
     RatingRequested,
+    ReasonRecorded,
     Record,
 )
 
@@ -36,7 +37,12 @@ KIND = {
     "recorded": "telegram.show_decision",
     "thanks": "telegram.show_decision",
     "rejected": "telegram.show_decision",
+    "reasons": "telegram.ask_reason",
+    "reason": "telegram.show_decision",
+    "reply": "telegram.reply",
+    "alert": "telegram.alert",
 }
+LOW_SCORE = 3  # reasons are asked for scores up to this one (the streams record them up to it)
 
 
 def step_key(request_id: str, step: str, recipient: int | str | None) -> str:
@@ -53,8 +59,8 @@ class TelegramAction:
     key: str
     kind: str
     op: Literal["send", "edit"]
-    issue_id: str
-    request_id: str
+    issue_id: str | None
+    request_id: str | None
     user_id: int | None
     chat_id: int
     message: render.Message | None = None  # send
@@ -65,6 +71,7 @@ class TelegramAction:
     message_id: int | None = None
     fallback_title: str | None = None
     remember_text: bool = False  # keep the sent text in the outcome (to edit it later)
+    log_key: str | None = None  # key on notifier.outcomes when there is no issue (`chat:<id>`)
 
 
 @dataclass(frozen=True)
@@ -77,20 +84,29 @@ class Delivery:
     text: str | None = None
 
 
+def _no_language(_chat_id: int | None) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Context:
     texts: Texts
     portal_url: str | None = None
+    reasons: tuple[str, ...] = ()  # RATING_REASONS: asked after a score of LOW_SCORE or less
+    language: Callable[[int | None], str | None] = _no_language  # chat -> Telegram language_code
+
+    def locale(self, chat_id: int | None) -> str:
+        return self.texts.locale_for(self.language(chat_id))
 
 
 def request_actions(record: Record, ctx: Context, deliveries: Iterable[Delivery] = ()) -> list[TelegramAction]:
     """For a record of `rating.requested`: the request message, a reminder, or the edit that
     closes an expired or closed request's message (one per chat it was delivered to)."""
     texts = ctx.texts
-    loc = texts.locale_for(None)
     if isinstance(record, RatingRequested):
         if not record.deliverable or record.recipient_chat_id is None:
             return []
+        loc = ctx.locale(record.recipient_chat_id)
         user = record.recipient_user_id
         return [TelegramAction(
             key=step_key(record.request_id, "request", user), kind=KIND["request"], op="send",
@@ -103,35 +119,46 @@ def request_actions(record: Record, ctx: Context, deliveries: Iterable[Delivery]
         return [TelegramAction(
             key=step_key(record.request_id, "reminder", d.user_id), kind=KIND["reminder"], op="send",
             issue_id=record.issue_id, request_id=record.request_id, user_id=d.user_id,
-            chat_id=d.chat_id, message=render.reminder_message(record.issue_id, texts, loc),
+            chat_id=d.chat_id, message=render.reminder_message(record.issue_id, texts, ctx.locale(d.chat_id)),
             reply_to_key=step_key(record.request_id, "request", d.user_id),
         ) for d in targets]
     if isinstance(record, RatingExpired | RatingClosed):
         step = "expired" if isinstance(record, RatingExpired) else "closed"
         reason = record.reason if isinstance(record, RatingClosed) else None
-        note = render.closing_note(step, reason, texts, loc)
         targets = _targets(record.recipient_user_id, record.recipient_chat_id, deliveries, all_known=True)
         return [TelegramAction(
             key=step_key(record.request_id, step, d.user_id), kind=KIND[step], op="edit",
             issue_id=record.issue_id, request_id=record.request_id, user_id=d.user_id,
-            chat_id=d.chat_id, note=note, edit_key=step_key(record.request_id, "request", d.user_id),
+            chat_id=d.chat_id, note=render.closing_note(step, reason, texts, ctx.locale(d.chat_id)),
+            edit_key=step_key(record.request_id, "request", d.user_id),
         ) for d in targets]
     return []
 
 
 def decision_actions(record: Record, ctx: Context, deliveries: Iterable[Delivery] = ()) -> list[TelegramAction]:
-    """For a record of `rating.recorded`: show the decision to the user who pressed."""
+    """For a record of `rating.recorded`: show the decision to the user who pressed (and, for a
+    low score, ask what went wrong; for a recorded reason, thank for it)."""
     texts = ctx.texts
-    loc = texts.locale_for(None)
-    if isinstance(record, RatingRecorded):
+    if isinstance(record, RatingRecorded | ReasonRecorded):
         user = record.from_user_id
-        chat = record.chat_id
+        chat = record.chat_id if isinstance(record, RatingRecorded) else None
         if chat is None:
             known = [d for d in deliveries if d.user_id == user]
-            if not known:
+            if not known and isinstance(record, ReasonRecorded):
+                chat = user  # a reason is given in the user's private chat
+            elif not known:
                 return []
-            chat = known[0].chat_id
-        return [
+            else:
+                chat = known[0].chat_id
+        loc = ctx.locale(chat)
+        if isinstance(record, ReasonRecorded):
+            code = record.reason_code or "text"
+            return [TelegramAction(
+                key=step_key(record.request_id, f"reason.{code}", user), kind=KIND["reason"], op="send",
+                issue_id=record.issue_id, request_id=record.request_id, user_id=user, chat_id=chat,
+                message=render.reason_thanks(record, texts, loc),
+            )]
+        actions = [
             TelegramAction(
                 key=step_key(record.request_id, "recorded", user), kind=KIND["recorded"], op="edit",
                 issue_id=record.issue_id, request_id=record.request_id, user_id=user, chat_id=chat,
@@ -145,9 +172,13 @@ def decision_actions(record: Record, ctx: Context, deliveries: Iterable[Delivery
                 message=render.thanks_message(texts, loc),
             ),
         ]
+        if ctx.reasons and 1 <= record.score <= LOW_SCORE:
+            actions.append(reason_question_action(record, chat, ctx))
+        return actions
     if isinstance(record, RatingRejected):
         if record.chat_id is None:
             return []
+        loc = ctx.locale(record.chat_id)
         return [TelegramAction(
             key=step_key(record.request_id, f"rejected.{record.update_id}", record.from_user_id),
             kind=KIND["rejected"], op="send", issue_id=record.issue_id, request_id=record.request_id,
@@ -156,6 +187,16 @@ def decision_actions(record: Record, ctx: Context, deliveries: Iterable[Delivery
             reply_to_message_id=record.message_id,
         )]
     return []
+
+
+def reason_question_action(record: RatingRecorded, chat: int, ctx: Context) -> TelegramAction:
+    """«What went wrong?» with a button per RATING_REASONS entry; the conversation then waits for
+    an optional free-text answer."""
+    return TelegramAction(
+        key=step_key(record.request_id, "reasons", record.from_user_id), kind=KIND["reasons"], op="send",
+        issue_id=record.issue_id, request_id=record.request_id, user_id=record.from_user_id, chat_id=chat,
+        message=render.reason_question(record.request_id, ctx.reasons, ctx.texts, ctx.locale(chat)),
+    )
 
 
 def _targets(user: int | None, chat: int | None, deliveries: Iterable[Delivery], all_known: bool = False) -> list[Delivery]:

@@ -45,13 +45,15 @@ class OkdeskClient:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                      params: dict[str, str] | None = None) -> Any:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         url = self.base + path.lstrip("/")
         shown = mask_url(f"{url}?api_token={self.token}")
         try:
-            async with self._session.request(method, url, params={"api_token": self.token}, json=body) as resp:
+            async with self._session.request(method, url, params={**(params or {}), "api_token": self.token},
+                                             json=body) as resp:
                 text = await resp.text()
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
@@ -88,3 +90,37 @@ class OkdeskClient:
 
     async def rate_issue(self, issue_id: str, rate: str) -> dict[str, Any]:
         return await self.request("POST", f"issues/{issue_id}/rates", {"rate": rate})
+
+    async def find_contacts(self, phone: str) -> list[dict[str, Any]]:
+        """Contacts with this phone: the stand-in answers one object (or 404), real Okdesk may
+        answer a list; both become a list (404: none)."""
+        try:
+            result = await self.request("GET", "contacts/", params={"phone": phone})
+        except OkdeskError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        if isinstance(result, list):
+            return [c for c in result if isinstance(c, dict) and c.get("id") is not None]
+        if isinstance(result, dict) and result.get("id") is not None:
+            return [result]
+        return []
+
+    async def get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        try:
+            result = await self.request("GET", "contacts/", params={"id": str(contact_id)})
+        except OkdeskError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if isinstance(result, list):
+            result = result[0] if result else None
+        return result if isinstance(result, dict) else None
+
+    async def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
+        result = await self.request("POST", "issues/", {"issue": fields})
+        return result if isinstance(result, dict) else {}
+
+    async def list_issues(self, contact_id: str) -> list[dict[str, Any]]:
+        result = await self.request("GET", "issues/list", params={"contact_ids[]": str(contact_id)})
+        return [i for i in result if isinstance(i, dict)] if isinstance(result, list) else []

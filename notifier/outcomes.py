@@ -89,8 +89,9 @@ class Recorder:
         self.log = outcome_log
         self.timeout = timeout
 
-    async def _write(self, record: SideEffectIntent | SideEffectOutcome) -> None:
-        key = issue_key(record.issue_id or record.idempotency_key.split(":", 1)[0])
+    async def _write(self, record: SideEffectIntent | SideEffectOutcome, message_key: str | None = None) -> None:
+        # keyed by issue id; what concerns no issue (yet) by its own key: `new:<update id>`, `chat:<id>`
+        key = message_key.encode() if message_key else issue_key(record.issue_id or record.idempotency_key.split(":", 1)[0])
         value = encode(record)
         delay = 0.5
         while True:
@@ -105,25 +106,26 @@ class Recorder:
 
     async def intent(self, *, key: str, kind: str, issue_id: str | None, request_id: str | None,
                      user_id: int | None = None, chat_id: int | None = None, attempt: int = 1,
-                     details: dict[str, str] | None = None) -> None:
+                     details: dict[str, str] | None = None, message_key: str | None = None) -> None:
         await self._write(SideEffectIntent(
             idempotency_key=key, kind=kind, issue_id=issue_id, request_id=request_id,
             recipient_user_id=user_id, recipient_chat_id=chat_id, attempt=attempt,
             intended_at=utc_now(), details=details or {},
-        ))
+        ), message_key)
 
     async def outcome(self, *, key: str, kind: str, status: str, issue_id: str | None,
                       request_id: str | None, user_id: int | None = None, chat_id: int | None = None,
                       attempt: int = 1, telegram_message_id: int | None = None,
                       okdesk_comment_id: str | None = None, http_status: int | None = None,
-                      error: str | None = None, details: dict[str, str] | None = None) -> None:
+                      error: str | None = None, details: dict[str, str] | None = None,
+                      message_key: str | None = None) -> None:
         await self._write(SideEffectOutcome(
             idempotency_key=key, kind=kind, status=status, issue_id=issue_id, request_id=request_id,
             recipient_user_id=user_id, recipient_chat_id=chat_id, attempt=attempt,
             completed_at=utc_now(), telegram_message_id=telegram_message_id,
             okdesk_comment_id=okdesk_comment_id, http_status=http_status,
             error=error[:1000] if error else None, details=details or {},
-        ))
+        ), message_key)
 
 
 def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0) -> Iterable[bytes]:

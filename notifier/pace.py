@@ -87,6 +87,14 @@ class Pacer:
             self._last_send[int(slot[1])] = slot[0]
         self._recent = deque(sorted(self._recent, key=lambda s: s[0]))
 
+    async def wait_chat(self, chat_id: int) -> None:
+        """Until this chat may get its next message (called from the chat's own worker, so that
+        what is queued meanwhile can still join the message: see `notifier.alerts`)."""
+        interval = self.group_interval if chat_id < 0 else self.chat_interval
+        last = self._last_send.get(chat_id)
+        if last is not None and (wait := last + interval - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
     async def wait_retry_after(self, seconds: float) -> None:
         self.retry_after_count += 1
         await asyncio.sleep(seconds)

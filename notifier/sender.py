@@ -19,7 +19,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+)
 
 from notifier import decide, render
 from notifier.decide import Delivery, TelegramAction
@@ -44,7 +51,12 @@ def http_status_of(exc: TelegramAPIError) -> int | None:
     return None
 
 
-def keyboard(message: render.Message) -> InlineKeyboardMarkup | None:
+def keyboard(message: render.Message) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if message.contact_button:
+        return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=message.contact_button, request_contact=True)]],
+                                   resize_keyboard=True, one_time_keyboard=True)
+    if message.remove_keyboard and not message.keyboard:
+        return ReplyKeyboardRemove()
     if not message.keyboard:
         return None
     return InlineKeyboardMarkup(inline_keyboard=[
@@ -112,6 +124,7 @@ class TelegramSender:
                 await self.recorder.intent(
                     key=action.key, kind=action.kind, issue_id=action.issue_id, request_id=action.request_id,
                     user_id=action.user_id, chat_id=action.chat_id, attempt=attempt, details=details,
+                    message_key=action.log_key,
                 )
 
             if action.op == "send":
@@ -129,13 +142,40 @@ class TelegramSender:
                 key=action.key, kind=action.kind, status=status, issue_id=action.issue_id,
                 request_id=action.request_id, user_id=action.user_id, chat_id=action.chat_id,
                 attempt=attempt, telegram_message_id=new_id, http_status=http, error=error,
-                details=out_details,
+                details=out_details, message_key=action.log_key,
             )
             if status not in (decide.OK, decide.POSSIBLE_DUPLICATE):
                 log.info("%s to chat %s: %s (%s)", action.kind, action.chat_id, status, error)
             return status
         finally:
             self._running.discard(action.key)
+
+    async def send_grouped(self, chat_id: int, kind: str, keys: list[tuple[str, str | None, str | None]],
+                           text: str) -> str:
+        """One message that carries several idempotency keys (batched alerts): an intent for each
+        before the call, an outcome for each after. `keys`: (key, issue id, request id)."""
+        entries = {k: self.log.get(k) for k, _, _ in keys}
+        redo = any(decide.telegram_plan(e) == "redo_after_crash" for e in entries.values())
+
+        async def record_intents() -> None:
+            for key, issue_id, request_id in keys:
+                entry = entries[key]
+                await self.recorder.intent(key=key, kind=kind, issue_id=issue_id, request_id=request_id,
+                                           chat_id=chat_id, attempt=(entry.last_attempt if entry else 0) + 1)
+
+        async def call():
+            return (await self.bot.send_message(chat_id=chat_id, text=text)).message_id
+
+        status, new_id, http, error = await self._call(chat_id, call, record_intents, send=True)
+        if redo and status == decide.OK:
+            status = decide.POSSIBLE_DUPLICATE
+        for key, issue_id, request_id in keys:
+            entry = entries[key]
+            await self.recorder.outcome(key=key, kind=kind, status=status, issue_id=issue_id, request_id=request_id,
+                                        chat_id=chat_id, attempt=(entry.last_attempt if entry else 0) + 1,
+                                        telegram_message_id=new_id, http_status=http, error=error,
+                                        details={"batch": str(len(keys))})
+        return status
 
     async def _send(self, action: TelegramAction, reply_to: int | None, before):
         assert action.message is not None

@@ -3,7 +3,12 @@
     Telegram ──getUpdates──▶ Poller ──▶ telegram.updates ──▶ CallbackAnswerer (fast path)
     rating.requested ──▶ requests consumer ──▶ decide ──▶ TelegramSender (per-chat queues, Pacer)
     rating.recorded  ──▶ decisions consumer ──▶ decide ──▶ TelegramSender
-                                             └──▶ Writeback (Okdesk comment + rate, scheduled)
+                                             ├──▶ Writeback (Okdesk comment + rate, reasons; scheduled)
+                                             └──▶ Alerter (low ratings to ALERT_CHAT_ID, batched)
+    telegram.updates ──▶ ConversationRunner (aiogram routers: linking, stop, new issue, reasons)
+                           ├──▶ contact.links (LinksView), bot.state (BotState), rating.received
+                           └──▶ IssueCreator (POST /issues/, once)
+    quiet hours: requests and reminders scheduled for their end (QuietScheduler)
     every side effect: intent + outcome on notifier.outcomes (OutcomeLog, rebuilt on start)
 """
 
@@ -13,25 +18,52 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from ingest.publisher import KafkaPublisher
 from notifier import decide
+from notifier.alerts import Alerter
 from notifier.bot import make_bot
+from notifier.bot_state import IDLE, BotState, LinksView, TopicFollower
 from notifier.callbacks import CallbackAnswerer
 from notifier.consumer import Message, ThreadedConsumer
-from notifier.locale import Texts
+from notifier.conversations import AWAITING_REASON, STEP_TTL, ConversationRunner, Services
+from notifier.issue_create import IssueCreator
+from notifier.locale import Texts, TextsError
 from notifier.okdesk_client import OkdeskClient
 from notifier.outcomes import Recorder, rebuild
 from notifier.pace import Pacer
 from notifier.polling import Poller
+from notifier.quiet_hours import QuietHours
+from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
 from notifier.writeback import Writeback
 from okrate.redact import mask_url
 from okrate.settings import Settings
 from schemas.codec import DecodeError, decode
-from schemas.records import RatingRecorded
-from schemas.topics import NOTIFIER_OUTCOMES, RATING_RECORDED, RATING_REQUESTED, TELEGRAM_UPDATES
+from schemas.records import (
+    ContactLink,
+    ConversationState,
+    LinkInvite,
+    RatingClosed,
+    RatingExpired,
+    RatingRecorded,
+    RatingReminder,
+    RatingRequested,
+    ReasonRecorded,
+    utc_now,
+)
+from schemas.topics import (
+    BOT_STATE,
+    CONTACT_LINKS,
+    NOTIFIER_OUTCOMES,
+    RATING_RECEIVED,
+    RATING_RECORDED,
+    RATING_REQUESTED,
+    TELEGRAM_UPDATES,
+)
 
 log = logging.getLogger("okrate.notifier")
 
@@ -46,6 +78,8 @@ class Tuning:
     callback_max_age: float = 10.0
     okdesk_backoff_base: float = 1.0
     okdesk_backoff_cap: float = 300.0
+    conversation_max_age: float = 86_400.0  # older updates are not answered (a reprocess stays silent)
+    clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours
 
 
 def group_id(settings: Settings, role: str) -> str:
@@ -61,7 +95,16 @@ class Notifier:
         self.bot = make_bot(settings)
         self.publisher = KafkaPublisher(bootstrap)
         self.pacer = Pacer(settings.telegram_max_per_second, settings.telegram_max_per_chat_per_second)
-        self.ctx = decide.Context(self.texts, settings.okdesk_portal_url)
+        self.quiet = QuietHours.parse(settings.quiet_hours, settings.stats_timezone)
+        self.state = BotState(self.publisher, BOT_STATE.full_name(settings))
+        self.links = LinksView(self.publisher, CONTACT_LINKS.full_name(settings))
+        self.ctx = decide.Context(self.texts, settings.okdesk_portal_url, reasons=tuple(settings.rating_reasons),
+                                  language=self.state.language)
+        self.followers: list[TopicFollower] = []
+        self.creator: IssueCreator | None = None
+        self.alerter: Alerter | None = None
+        self.scheduler: QuietScheduler | None = None
+        self.conversations: ConversationRunner | None = None
         self.poller: Poller | None = None
         self.consumers: list[ThreadedConsumer] = []
         self.okdesk: OkdeskClient | None = None
@@ -92,6 +135,21 @@ class Notifier:
         recorder = Recorder(self.publisher, NOTIFIER_OUTCOMES.full_name(s), outcomes_log)
         self.outcomes = outcomes_log
         self.sender = TelegramSender(self.bot, self.pacer, recorder, outcomes_log)
+        self.followers = [
+            TopicFollower(self.bootstrap, BOT_STATE.full_name(s), (ConversationState, LinkInvite),
+                          self.state.apply, f"{s.topic_prefix}bot-state"),
+            TopicFollower(self.bootstrap, CONTACT_LINKS.full_name(s), (ContactLink,), self.links.apply,
+                          f"{s.topic_prefix}contact-links"),
+        ]
+        await asyncio.gather(*(f.start() for f in self.followers))
+        self.state.caught_up = True  # from now on the notifier's memory is the conversations' truth
+        if s.alert_chat_id is not None:
+            self.alerter = Alerter(self.sender, self.pacer, outcomes_log, self.texts, chat_id=s.alert_chat_id,
+                                   max_score=s.alert_max_score, portal_url=s.okdesk_portal_url)
+        if self.quiet is not None:
+            self.scheduler = QuietScheduler(self.quiet, recorder, outcomes_log, self._send_requested,
+                                            clock=self.tuning.clock)
+            self.scheduler.resume_pending()
         if s.okdesk_api_url:
             self.okdesk = OkdeskClient(s.okdesk_api_url, s.okdesk_api_token)
             self.writeback = Writeback(
@@ -101,8 +159,20 @@ class Notifier:
                 backoff_base=self.tuning.okdesk_backoff_base, backoff_cap=self.tuning.okdesk_backoff_cap,
             )
             self.writeback.resume_pending()
+            self.creator = IssueCreator(
+                self.okdesk, recorder, outcomes_log, self.sender, self.texts, portal_url=s.okdesk_portal_url,
+                retry_for=s.okdesk_retry_for.total_seconds(), backoff_base=self.tuning.okdesk_backoff_base,
+                backoff_cap=self.tuning.okdesk_backoff_cap,
+            )
+            self.creator.resume_pending()
         else:
-            log.warning("OKDESK_API_URL is not set: ratings are not written back to Okdesk")
+            log.warning("OKDESK_API_URL is not set: ratings are not written back to Okdesk, "
+                        "the bot can neither link by phone nor create issues")
+        self.conversations = ConversationRunner(self.bot, Services(
+            texts=self.texts, state=self.state, links=self.links, sender=self.sender, okdesk=self.okdesk,
+            creator=self.creator, publisher=self.publisher, received_topic=RATING_RECEIVED.full_name(s),
+            portal_url=s.okdesk_portal_url, reasons=tuple(s.rating_reasons), invite_ttl=s.link_invite_ttl,
+        ), max_age=self.tuning.conversation_max_age)
         self.consumers = [
             ThreadedConsumer(self.bootstrap, TELEGRAM_UPDATES.full_name(s), group_id(s, "callbacks"),
                              self.callbacks.handle, name="callbacks"),
@@ -110,6 +180,8 @@ class Notifier:
                              self._on_request, name="requests"),
             ThreadedConsumer(self.bootstrap, RATING_RECORDED.full_name(s), group_id(s, "decisions"),
                              self._on_decision, name="decisions"),
+            ThreadedConsumer(self.bootstrap, TELEGRAM_UPDATES.full_name(s), group_id(s, "conversations"),
+                             self.conversations.handle, name="conversations"),
         ]
         for consumer in self.consumers:
             await consumer.start()
@@ -123,9 +195,23 @@ class Notifier:
             log.warning("rating.requested %d:%d: %s", msg.partition, msg.offset, exc)
             return None
         assert self.sender is not None
+        if self.scheduler is not None:
+            if isinstance(record, RatingRequested | RatingReminder):
+                release = self.scheduler.release_at()
+                if release is not None and self._has_work(record):
+                    return self.scheduler.schedule(record, release)  # the offset goes on at once
+            elif isinstance(record, RatingExpired | RatingClosed):
+                return asyncio.gather(self.scheduler.cancel(record), self._send_requested(record))
+        return self._send_requested(record)
+
+    def _has_work(self, record) -> bool:
+        assert self.sender is not None
         actions = decide.request_actions(record, self.ctx, self.sender.deliveries(record.request_id))
-        if not actions:
-            return None
+        return any(decide.telegram_plan(self.sender.log.get(a.key)) != "skip" for a in actions)
+
+    def _send_requested(self, record):
+        assert self.sender is not None
+        actions = decide.request_actions(record, self.ctx, self.sender.deliveries(record.request_id))
         return asyncio.gather(*(self.sender.submit(a) for a in actions))
 
     def _on_decision(self, msg: Message):
@@ -135,11 +221,30 @@ class Notifier:
             log.warning("rating.recorded %d:%d: %s", msg.partition, msg.offset, exc)
             return None
         assert self.sender is not None
-        work = [self.sender.submit(a) for a in
-                decide.decision_actions(record, self.ctx, self.sender.deliveries(record.request_id))]
-        if isinstance(record, RatingRecorded) and self.writeback is not None:
-            work.append(asyncio.ensure_future(self.writeback.accept(record)))
+        work = []
+        for action in decide.decision_actions(record, self.ctx, self.sender.deliveries(record.request_id)):
+            sent = self.sender.submit(action)
+            if action.kind == decide.KIND["reasons"]:
+                sent = asyncio.ensure_future(self._await_reason(action, sent))
+            work.append(sent)
+        if isinstance(record, RatingRecorded | ReasonRecorded):
+            if self.writeback is not None:
+                work.append(asyncio.ensure_future(self.writeback.accept(record)))
+            if self.alerter is not None and (alert := self.alerter.add(record)) is not None:
+                work.append(alert)
         return asyncio.gather(*work) if work else None
+
+    async def _await_reason(self, action: decide.TelegramAction, sent: asyncio.Future) -> None:
+        """Once «what went wrong?» is shown, the chat waits for an optional free-text reason
+        (unless the user is in the middle of something else)."""
+        status = await sent
+        if status not in (decide.OK, decide.POSSIBLE_DUPLICATE):
+            return
+        if self.state.step(action.chat_id) not in (IDLE, AWAITING_REASON):
+            return
+        await self.state.set_step(action.chat_id, AWAITING_REASON, user_id=action.user_id,
+                                  request_id=action.request_id, data={"issue_id": action.issue_id or ""},
+                                  ttl=STEP_TTL.get(AWAITING_REASON, timedelta(days=1)))
 
     async def stop(self) -> None:
         if self._poll_task:
@@ -148,7 +253,13 @@ class Notifier:
                 await self._poll_task
         for consumer in self.consumers:
             await consumer.stop()
+        for follower in self.followers:
+            await follower.stop()
         await self.pacer.close()
+        if self.scheduler:
+            await self.scheduler.close()
+        if self.creator:
+            await self.creator.close()
         if self.writeback:
             await self.writeback.close()
         if self.okdesk:
@@ -166,7 +277,11 @@ class Notifier:
 
 
 async def serve(settings: Settings, bootstrap: str) -> None:
-    notifier = Notifier(settings, bootstrap)
+    try:
+        notifier = Notifier(settings, bootstrap)
+    except TextsError as exc:  # BOT_TEXTS_DIR: the file and the line, and no start
+        log.error("BOT_TEXTS_DIR: %s", exc)
+        raise SystemExit(f"okrate notifier: the texts cannot be used: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

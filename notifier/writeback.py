@@ -20,12 +20,14 @@ from notifier.decide import Entry
 from notifier.locale import Texts
 from notifier.okdesk_client import OkdeskClient, OkdeskError
 from notifier.outcomes import OutcomeLog, Recorder
-from schemas.records import RatingRecorded
+from schemas.records import RatingRecorded, ReasonRecorded
 
 log = logging.getLogger("okrate.notifier.writeback")
 
 COMMENT = "okdesk.comment"
 RATE = "okdesk.rate"
+REASON = "okdesk.reason"  # a low score's reason, as a comment of its own (one per reason code)
+COMMENTS = (COMMENT, REASON)
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,18 @@ class Result:
     reconciled: bool = False
 
 
-def okdesk_writes(rec: RatingRecorded, texts: Texts, *, timezone: str, native_rate: bool) -> list[OkdeskWrite]:
-    """What a recorded rating writes to Okdesk (pure)."""
+def okdesk_writes(rec: RatingRecorded | ReasonRecorded, texts: Texts, *, timezone: str,
+                  native_rate: bool) -> list[OkdeskWrite]:
+    """What a recorded rating (or a recorded reason) writes to Okdesk (pure). Comments are in the
+    service desk's language: BOT_LOCALE, Russian by default."""
     loc = texts.locale_for(None)
+    if isinstance(rec, ReasonRecorded):
+        code = rec.reason_code or "text"
+        return [OkdeskWrite(
+            f"{rec.request_id}:{REASON}:{code}", REASON, rec.issue_id, rec.request_id,
+            {"content": render.okdesk_reason_comment(rec, texts, loc),
+             "marker": render.esc(render.reason_marker(rec.request_id, code))},
+        )]
     writes = [OkdeskWrite(
         f"{rec.request_id}:{COMMENT}", COMMENT, rec.issue_id, rec.request_id,
         {"content": render.okdesk_comment(rec, texts, loc, timezone),
@@ -62,14 +73,14 @@ def okdesk_writes(rec: RatingRecorded, texts: Texts, *, timezone: str, native_ra
 
 def write_of(entry: Entry) -> OkdeskWrite | None:
     """The write an intent describes (to resume it after a restart)."""
-    if entry.kind not in (COMMENT, RATE) or not entry.issue_id or not entry.request_id:
+    if entry.kind not in (*COMMENTS, RATE) or not entry.issue_id or not entry.request_id:
         return None
     return OkdeskWrite(entry.key, entry.kind, entry.issue_id, entry.request_id, dict(entry.intent_details))
 
 
 def reconciled(write: OkdeskWrite, comments: list[dict] | None = None, issue: dict | None = None) -> Result | None:
     """What Okdesk shows of a write whose outcome is unknown: done (with the comment id) or None."""
-    if write.kind == COMMENT:
+    if write.kind in COMMENTS:
         marker = write.details.get("marker", "")
         for comment in comments or []:
             if marker and marker in str(comment.get("content", "")):
@@ -102,7 +113,7 @@ class Writeback:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task] = {}
 
-    async def accept(self, rec: RatingRecorded) -> None:
+    async def accept(self, rec: RatingRecorded | ReasonRecorded) -> None:
         """Records the intents of a recorded rating's writes and schedules them; returns as soon
         as the intents are stored (the decision's offset may then be committed)."""
         for write in okdesk_writes(rec, self.texts, timezone=self.timezone, native_rate=self.native_rate):
@@ -184,12 +195,12 @@ class Writeback:
             return
 
     async def _reconcile(self, write: OkdeskWrite) -> Result | None:
-        if write.kind == COMMENT:
+        if write.kind in COMMENTS:
             return reconciled(write, comments=await self.client.list_comments(write.issue_id))
         return reconciled(write, issue=await self.client.get_issue(write.issue_id))
 
     async def _write(self, write: OkdeskWrite) -> Result:
-        if write.kind == COMMENT:
+        if write.kind in COMMENTS:
             answer = await self.client.add_comment(write.issue_id, write.details.get("content", ""),
                                                    author_id=self.author_id, public=self.public)
             comment_id = answer.get("id") if isinstance(answer, dict) else None
