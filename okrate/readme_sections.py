@@ -20,9 +20,10 @@ def section(text: str, name: str) -> str:
 
 def generated_sections() -> dict[str, str]:
     from bench.summary import benchmarks_markdown
+    from notifier.locale import texts_markdown
     from okrate.settings_doc import settings_markdown
 
-    sections = {"settings": settings_markdown(), "benchmarks": benchmarks_markdown()}
+    sections = {"settings": settings_markdown(), "benchmarks": benchmarks_markdown(), "texts": texts_markdown()}
     try:
         from schemas.topics import catalogue_markdown
     except ImportError:

@@ -114,7 +114,7 @@ RATING_RECORDED = TopicSpec(
 )
 NOTIFIER_OUTCOMES = TopicSpec(
     "notifier.outcomes", (SideEffectIntent, SideEffectOutcome), "issue id",
-    "side-effect intents and outcomes (an issue not yet created: `new:<update id>`)",
+    "side-effect intents and outcomes (an issue not yet created: `new:<update id>`; a conversation's reply: `chat:<id>`)",
 )
 CONTACT_LINKS = TopicSpec(
     "contact.links", (ContactLink,), "contact id",
