@@ -436,7 +436,8 @@ def refresh_readme(path: Path = typer.Option(Path("README.md"), help="The README
     """Regenerate the README's generated tables (variables, topics)."""
     from okrate.readme_sections import update_readme
 
-    typer.echo("updated" if update_readme(path) else "already current")
+    changed = [p for p in (path, path.parent / "schemas" / "README.md") if p.exists() and update_readme(p)]
+    typer.echo(f"updated {', '.join(map(str, changed))}" if changed else "already current")
 
 
 def main() -> None:
