@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aiohttp import web
+
 from ingest.publisher import KafkaPublisher
 from notifier import decide
 from notifier.alerts import Alerter
@@ -30,6 +32,7 @@ from notifier.bot_state import IDLE, BotState, LinksView, TopicFollower
 from notifier.callbacks import CallbackAnswerer
 from notifier.consumer import Message, ThreadedConsumer
 from notifier.conversations import AWAITING_REASON, STEP_TTL, ConversationRunner, Services
+from notifier.health import create_health_app
 from notifier.issue_create import IssueCreator
 from notifier.locale import Texts, TextsError
 from notifier.okdesk_client import OkdeskClient
@@ -286,6 +289,12 @@ async def serve(settings: Settings, bootstrap: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    health = web.AppRunner(create_health_app(notifier), access_log=None)
+    await health.setup()
+    try:
+        await web.TCPSite(health, settings.notifier_host, settings.notifier_port).start()
+    except OSError as exc:  # a second instance on the same host: it still works, unobserved
+        log.warning("NOTIFIER_PORT %d: %s; /healthz and /metrics are not served", settings.notifier_port, exc)
     start = asyncio.create_task(notifier.start())
     try:
         stopper = asyncio.create_task(stop.wait())
@@ -297,3 +306,4 @@ async def serve(settings: Settings, bootstrap: str) -> None:
             start.cancel()
     finally:
         await notifier.stop()
+        await health.cleanup()

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     bot_locale: str = Field("auto", description="`auto` (the user's Telegram language, Russian by default), `ru` or `en`.")
     bot_texts_dir: str | None = Field(None, description="Folder of locale files overriding the shipped texts, key by key.")
     quiet_hours: str | None = Field(None, description="e.g. `22:00-09:00` (in `STATS_TIMEZONE`): requests and reminders wait for its end; `off` or unset: none.")
+    notifier_host: str = Field("127.0.0.1", description="Address of the notifier's /healthz and /metrics.")
+    notifier_port: int = Field(6067, description="Port of the notifier's /healthz and /metrics.")
     link_invite_ttl: Duration = Field(timedelta(days=7), description="Lifetime of a link invite token.")
     alert_chat_id: int | None = Field(None, description="Staff chat that gets every low rating; unset: no alerts.")
     alert_max_score: int = Field(2, ge=1, le=5, description="Scores up to this one are alerted.")

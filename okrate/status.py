@@ -66,6 +66,9 @@ def service_health(settings: Settings, host: str = "127.0.0.1") -> dict[str, str
     health["ingest"] = "down" if status != 200 else ("up, Kafka reachable" if ready == 200 else "up, Kafka unreachable")
     status, _ = _http(f"http://{host}:{settings.stats_port}/metrics")
     health["streams"] = "up" if status == 200 else "down (no answer on STATS_PORT)"
+    status, body = _http(f"http://{host}:{settings.notifier_port}/healthz")
+    role = json.loads(body).get("role", "?") if status == 200 else None
+    health["notifier"] = f"up, {role}" if role else "down (no answer on NOTIFIER_PORT)"
     return health
 
 

@@ -21,14 +21,14 @@ from tests.kafka_helpers import count_messages
 
 
 def _env(settings, kafka_bootstrap, tmp_path, **extra) -> dict[str, str]:
-    base = free_ports(2)
+    base = free_ports(3)
     page = free_ports(3)  # the page, then the Bot API and the Okdesk stand-ins
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OKDESK_", "WEBHOOK_"))}
     env.update({
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TOPIC_PREFIX": settings.topic_prefix,
         "TOPIC_PARTITIONS": str(settings.topic_partitions), "STREAMS_APP_ID": f"okrate-streams-{settings.topic_prefix}",
         "STREAMS_STORE": "memory://", "STREAMS_DATA_DIR": str(tmp_path / "streams"),
-        "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(base), "STATS_PORT": str(base + 1),
+        "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(base), "STATS_PORT": str(base + 1), "NOTIFIER_PORT": str(base + 2),
         "SANDBOX_PORT": str(page), "LOG_LEVEL": "INFO",
     })
     env.update(extra)
@@ -82,6 +82,10 @@ async def test_resolve_press_comment_restart_and_stop(okrate_run, kafka_bootstra
 
         await _wait(page_up)
         await _wait(notifier_polling)
+        status, health = await _get(http, f"http://127.0.0.1:{env['NOTIFIER_PORT']}/healthz")
+        assert status == 200 and health["role"] == "active"
+        status, metrics = await _get(http, f"http://127.0.0.1:{env['NOTIFIER_PORT']}/metrics")
+        assert status == 200 and "okrate_notifier_active 1.0" in metrics
         async with http.post(f"{page}/api/okdesk/issues/1380/status", json={"status": "completed"}) as response:
             delivered = await response.json()
         assert [d["status"] for d in delivered["deliveries"]] == [200]
@@ -104,6 +108,8 @@ async def test_resolve_press_comment_restart_and_stop(okrate_run, kafka_bootstra
         issue = await _wait(commented)
         assert len(issue["comments"]) == 1 and "⭐⭐⭐⭐" in issue["comments"][0]["html"]
         assert issue["rate"] == "good"
+        _, metrics = await _get(http, f"http://127.0.0.1:{env['NOTIFIER_PORT']}/metrics")
+        assert 'okrate_notifier_outcomes{kind="okdesk.comment",status="ok"} 1.0' in metrics
 
         # A killed child is restarted by the supervisor.
         ingest_pid = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "okrate.cli ingest"],

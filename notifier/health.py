@@ -1,0 +1,43 @@
+"""The notifier's `/healthz` and `/metrics` (on NOTIFIER_PORT; open, like every service's)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+if TYPE_CHECKING:
+    from notifier.service import Notifier
+
+
+def role(notifier: Notifier) -> str:
+    if notifier.started.is_set():
+        return "active"
+    return "standby" if notifier.poller is not None and not notifier.poller.active.is_set() else "starting"
+
+
+def metrics_text(notifier: Notifier) -> bytes:
+    registry = CollectorRegistry()
+    outcomes = Gauge("okrate_notifier_outcomes", "Side-effect outcomes on notifier.outcomes, by kind and status "
+                     "(sent, failed, undeliverable, possible_duplicate, ...)", ["kind", "status"], registry=registry)
+    log = getattr(notifier, "outcomes", None)
+    for key, count in (log.statuses.items() if log is not None else ()):
+        kind, _, status = key.rpartition(":")
+        outcomes.labels(kind, status).set(count)
+    active = Gauge("okrate_notifier_active", "1 when this instance is the bot's active notifier", registry=registry)
+    active.set(1 if role(notifier) == "active" else 0)
+    return generate_latest(registry)
+
+
+def create_health_app(notifier: Notifier) -> web.Application:
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "alive", "role": role(notifier)})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=metrics_text(notifier), content_type="text/plain", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
