@@ -42,6 +42,8 @@ class KafkaPublisher:
                "message.max.bytes": LARGE_MESSAGE_BYTES, **extra},
         ))
         self._bootstrap = bootstrap
+        self._settled: list[tuple[asyncio.Future, Delivery | PublishFailed]] = []
+        self._settled_lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-publisher-poll", daemon=True)
         self._poller.start()
@@ -50,8 +52,17 @@ class KafkaPublisher:
         self.last_success_at: float = 0.0
 
     def _poll_loop(self) -> None:
+        # Delivery callbacks run inside poll(); what they settle is handed to the event loop in
+        # one wake-up per poll, not one per message (a wake-up is a syscall).
         while not self._stop.is_set():
             self._producer.poll(0.1)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        with self._settled_lock:
+            batch, self._settled = self._settled, []
+        if batch:
+            batch[0][0].get_loop().call_soon_threadsafe(_resolve_all, batch)
 
     def _on_error(self, err: KafkaError) -> None:
         self.last_error = str(err)
@@ -71,12 +82,13 @@ class KafkaPublisher:
         # After a timeout nobody awaits the future any more: retrieve its outcome all the same.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
-        def settle(err, msg) -> None:  # runs on the polling thread
+        def settle(err, msg) -> None:  # runs on the polling thread, inside poll()
             if err is not None:
                 outcome: Delivery | PublishFailed = PublishFailed(str(err))
             else:
                 outcome = Delivery(msg.topic(), msg.partition(), msg.offset())
-            loop.call_soon_threadsafe(_resolve, future, outcome)
+            with self._settled_lock:
+                self._settled.append((future, outcome))
 
         try:
             self._producer.produce(topic, key=key, value=value, on_delivery=settle)
@@ -104,15 +116,17 @@ class KafkaPublisher:
         remaining = await asyncio.to_thread(self._producer.flush, timeout)
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 2.0)
+        self._hand_over()  # what flush() settled after the poller's last round
         if remaining:
             log.error("%d messages were not delivered before shutdown", remaining)
         return remaining
 
 
-def _resolve(future: asyncio.Future, outcome) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _resolve_all(batch: list[tuple[asyncio.Future, Delivery | PublishFailed]]) -> None:
+    for future, outcome in batch:
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

@@ -10,6 +10,7 @@
   const AMBER = "#d98b0b";
   const BAD = "#d64545";
   const GRID = "rgba(27, 36, 48, 0.07)";
+  const FREE_TEXT = "free_text"; // a reason in the client's own words (streams.stats.facts)
 
   const state = { charts: {}, data: null, etag: null, updates: 0, errors: 0, timer: null };
   window.okrateDashboard = state; // for tests and the curious
@@ -89,7 +90,7 @@
           { type: "bar", label: "Ratings", data: series.ratings_count, backgroundColor: ACCENT_SOFT,
             borderRadius: 3, yAxisID: "y", order: 2 },
           { type: "line", label: "Average score", data: series.ratings_average, borderColor: AMBER,
-            backgroundColor: AMBER, pointRadius: 3, tension: 0.25, spanGaps: true, yAxisID: "y2", order: 1 },
+            backgroundColor: AMBER, pointRadius: 3, cubicInterpolationMode: "monotone", spanGaps: true, yAxisID: "y2", order: 1 },
         ],
       },
       options: {
@@ -187,7 +188,7 @@
       type: "line",
       data: { labels: data.weeks.labels.map(weekLabel),
         datasets: [{ label: "Response rate", data: data.weeks.response_rate, borderColor: ACCENT,
-          backgroundColor: "rgba(59, 111, 216, 0.12)", fill: true, pointRadius: 3, tension: 0.25, spanGaps: true }] },
+          backgroundColor: "rgba(59, 111, 216, 0.12)", fill: true, pointRadius: 3, cubicInterpolationMode: "monotone", spanGaps: true }] },
       options: {
         plugins: { legend: { display: false },
           tooltip: { callbacks: { label: (ctx) => `response rate ${pct(ctx.parsed.y)}` } } },
@@ -221,7 +222,7 @@
 
     const reasons = data.reasons;
     draw("chart-reasons", horizontalCounts(
-      reasons.labels.map((r) => (r === "text" ? "(own words)" : r)),
+      reasons.labels.map((r) => (r === FREE_TEXT ? "(own words)" : r)),
       [{ label: "Times chosen", data: reasons.counts, backgroundColor: AMBER, borderRadius: 3, maxBarThickness: 22 }],
     ), reasons.labels.length > 0);
 
@@ -266,7 +267,7 @@
       for (const r of item.reasons) {
         const tag = document.createElement("span");
         tag.className = "tag";
-        tag.textContent = r === "text" ? "(own words)" : r;
+        tag.textContent = r === FREE_TEXT ? "(own words)" : r;
         reasons.append(tag);
       }
       cell(tr, reasons);
