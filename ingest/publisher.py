@@ -95,7 +95,8 @@ class KafkaPublisher:
         except (BufferError, KafkaException) as exc:
             raise PublishFailed(f"producer refused the message: {exc}") from exc
         try:
-            delivery = await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with asyncio.timeout(timeout):  # cheaper than wait_for(shield(...)): no extra tasks
+                delivery = await future
         except TimeoutError:
             raise PublishFailed(f"no acknowledgement within {timeout:g}s") from None
         self.last_success_at = time.monotonic()
