@@ -19,13 +19,20 @@ def _streams(r: dict[str, Any]) -> str:
             f"({r['store']}); a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s")
 
 
+def _e2e(r: dict[str, Any]) -> str:
+    w, p = r["webhook_to_send_message"], r["press_to_comment"]
+    return (f"webhook → sendMessage at {r['offered_rate_per_s']:g}/s for {r['seconds']:g} s: p50 {w['p50_ms']} ms, "
+            f"p99 {w['p99_ms']} ms ({w['missing']} missing); press → Okdesk comment: p50 {p['p50_ms']} ms, "
+            f"p99 {p['p99_ms']} ms")
+
+
 def _generic(r: dict[str, Any]) -> str:
     skip = {"benchmark", "at", "machine", "floors", "floors_met", "floor_met", "note"}
     parts = [f"{k}: {v}" for k, v in r.items() if k not in skip and not isinstance(v, (dict, list))]
     return "; ".join(parts)[:400]
 
 
-FORMATS = {"ingest": _ingest, "streams": _streams}
+FORMATS = {"ingest": _ingest, "streams": _streams, "e2e": _e2e}
 
 
 def benchmarks_markdown() -> str:

@@ -23,7 +23,7 @@ from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
 from okrate.topics_setup import ensure_catalogue_topics
 from schemas.codec import DecodeError, decode
-from schemas.records import RatingRecorded, RatingRejected, RatingRequested, Record
+from schemas.records import RatingClosed, RatingRecorded, RatingRejected, RatingRequested, Record
 from schemas.topics import (
     INTERNAL_TOPICS,
     ISSUE_EVENTS,
@@ -62,11 +62,18 @@ def _compare(live: dict[str, str], fresh: dict[str, str]) -> Change:
 
 
 def decisions(requested: Iterable[Record], recorded: Iterable[Record]) -> dict[str, dict[str, str]]:
-    """The decisions a reprocess is judged by, each as id → what was decided."""
+    """The decisions a reprocess is judged by, each as id → what was decided. A request's value is
+    its fate: whom it went to, or how it was closed (a request closed as reopened before its
+    addressing came back never went out in a fast reprocess, but was sent and closed live: the
+    same decision)."""
     requests: dict[str, str] = {}
+    closed: dict[str, str] = {}
     for r in requested:
         if isinstance(r, RatingRequested) and r.addressed_at is not None:
             requests[r.request_id] = f"to {r.recipient_user_id}" if r.deliverable else "undeliverable"
+        elif isinstance(r, RatingClosed):
+            closed[r.request_id] = f"closed ({r.reason})"
+    requests.update(closed)
     ratings = {r.event_id: f"score {r.score}" for r in recorded if isinstance(r, RatingRecorded)}
     rejections = {r.event_id: r.reason for r in recorded if isinstance(r, RatingRejected)}
     return {"requests": requests, "recorded ratings": ratings, "rejections": rejections}
