@@ -381,7 +381,11 @@ def replay(
         elif rebuild_stats:
             from okrate.rebuild_stats import rebuild_stats as rebuild
 
-            typer.echo(rebuild(settings, bootstrap))
+            with progress_bar() as progress:
+                task = progress.add_task("decision events", total=None)
+                summary = rebuild(settings, bootstrap,
+                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
+            typer.echo(summary)
         else:
             rereads = r.rewind(settings, bootstrap, from_offset=from_offset, from_time=parse_when(from_time))
             typer.echo("rewound: " + ", ".join(f"{topic} re-reads {n}" for topic, n in rereads.items()))

@@ -49,7 +49,7 @@ def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
 
 
 def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Path, *, store: str = "rocksdb://",
-           timeout: float = 24 * 3600) -> dict[str, StatsSnapshot]:
+           timeout: float = 24 * 3600, progress=None) -> dict[str, StatsSnapshot]:
     from streams.agents.stats import by_dimension_topic
     from streams.app import StreamsConfig, create_app
 
@@ -67,7 +67,7 @@ def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Pa
         inputs = [by_dimension_topic(app).full_name(app.settings)]
         await app.faust.start()
         try:
-            await _run_until_caught_up(app, bootstrap, group, inputs, ends, None, timeout)
+            await _run_until_caught_up(app, bootstrap, group, inputs, ends, progress, timeout)
         finally:
             await app.faust.stop()
 
@@ -89,10 +89,11 @@ def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot])
     return sorted(d for d in live.keys() | rebuilt.keys() if live.get(d) != rebuilt.get(d))
 
 
-def rebuild_stats(settings: Settings, bootstrap: str) -> str:
+def rebuild_stats(settings: Settings, bootstrap: str, progress=None) -> str:
+    """`progress(done, total)` is told how many decision events were folded so far."""
     scratch_prefix = f"{settings.topic_prefix}stats-rebuild-{time.strftime('%Y%m%d%H%M%S')}-"
     with tempfile.TemporaryDirectory(prefix="okrate-stats-rebuild-") as tmp:
-        rebuilt = refold(settings, bootstrap, scratch_prefix, Path(tmp), store=settings.streams_store)
+        rebuilt = refold(settings, bootstrap, scratch_prefix, Path(tmp), store=settings.streams_store, progress=progress)
     live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
     changed = differing(live, rebuilt)
     publish(settings, bootstrap, rebuilt)
