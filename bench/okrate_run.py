@@ -14,27 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench.common import free_ports
 from okrate.local_kafka import LocalKafka
 
 CHILD_NAMES = ("sandbox", "ingest", "streams", "notifier")
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + count >= 65000:
-            continue
-        try:
-            for offset in range(1, count):
-                with socket.socket() as other:
-                    other.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def _port_open(port: int) -> bool:

@@ -8,29 +8,12 @@ throw-away data folder. A broker that cannot start fails the run: no Kafka test 
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
 
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + count >= 65000:
-            continue
-        try:
-            for offset in range(1, count):
-                with socket.socket() as other:
-                    other.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no {count} consecutive free ports")
+from bench.common import free_ports
 
 
 def _free_port_pair() -> int:
