@@ -28,13 +28,12 @@ from confluent_kafka import Producer
 
 from okrate.kafka_clients import producer_config
 from okrate.settings import load_settings
-from okrate.topics_setup import ensure_catalogue_topics
 from sandbox.telegram_api import running_telegram
 from sandbox.telegram_state import TelegramState
 from schemas.codec import encode
 from schemas.keys import issue_key
 from schemas.records import RatingRequested, utc_now
-from schemas.topics import RATING_REQUESTED
+from schemas.topics import RATING_REQUESTED, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "notifier.json"
@@ -69,7 +68,7 @@ async def run(bootstrap: str, requests: int, one_chat: int) -> dict:
             _env_file=None, kafka_bootstrap_servers=bootstrap, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}-",
             telegram_bot_token=tg.token, telegram_api_url=tg.base_url,
         )
-        ensure_catalogue_topics(bootstrap, settings)
+        ensure_topics(bootstrap, settings)
         producer = Producer(producer_config(bootstrap))
         topic = RATING_REQUESTED.full_name(settings)
         for i in range(requests):

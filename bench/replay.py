@@ -26,7 +26,6 @@ from bench.broker import bench_broker
 from bench.common import write_result
 from okrate.kafka_clients import consumer_config, producer_config
 from okrate.settings import load_settings
-from okrate.topics_setup import ensure_catalogue_topics
 from schemas.codec import encode
 from schemas.records import (
     IssueEvent,
@@ -36,7 +35,13 @@ from schemas.records import (
     RatingRequested,
     SideEffectOutcome,
 )
-from schemas.topics import ISSUE_EVENTS, NOTIFIER_OUTCOMES, RATING_RECORDED, RATING_REQUESTED
+from schemas.topics import (
+    ISSUE_EVENTS,
+    NOTIFIER_OUTCOMES,
+    RATING_RECORDED,
+    RATING_REQUESTED,
+    ensure_topics,
+)
 from streams.agents.stats import by_dimension_topic
 from streams.app import StreamsConfig, create_app
 
@@ -182,7 +187,7 @@ def main() -> dict:
     with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-replay-") as tmp:
         settings = load_settings(_env_file=None, kafka_bootstrap_servers=bootstrap,
                                  topic_prefix=f"bench{uuid.uuid4().hex[:6]}-")
-        ensure_catalogue_topics(bootstrap, settings)
+        ensure_topics(bootstrap, settings)
         t = time.monotonic()
         issues = fill(bootstrap, settings, EVENTS)
         fill_seconds = time.monotonic() - t

@@ -19,11 +19,10 @@ from bench.common import write_result
 from okrate.kafka_clients import consumer_config, producer_config
 from okrate.links import link_record
 from okrate.settings import load_settings
-from okrate.topics_setup import ensure_catalogue_topics
 from schemas.codec import decode, encode
 from schemas.keys import contact_key
 from schemas.records import OkdeskWebhookEnvelope, utc_now
-from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED
+from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED, ensure_topics
 from streams.app import StreamsConfig, create_app
 
 EVENTS = int(os.environ.get("BENCH_STREAMS_EVENTS", "200000"))
@@ -131,7 +130,7 @@ def main() -> dict:
     items, expected = workload(EVENTS)
     with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-streams-") as tmp:
         settings = load_settings(_env_file=None, topic_prefix=f"bench{uuid.uuid4().hex[:6]}-", kafka_bootstrap_servers=bootstrap)
-        ensure_catalogue_topics(bootstrap, settings)
+        ensure_topics(bootstrap, settings)
         prefill(bootstrap, settings, items)
         bare = bare_loop(bootstrap, OKDESK_EVENTS.full_name(settings), len(items))
         store = os.environ.get("BENCH_STREAMS_STORE", "rocksdb://")

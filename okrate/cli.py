@@ -31,7 +31,7 @@ def kafka_up(
 ) -> None:
     """Start the broker (idempotent), wait until it answers, create missing topics."""
     from okrate.local_kafka import KafkaLaunchError
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     broker = _local_kafka(port, data_dir)
     try:
@@ -39,7 +39,7 @@ def kafka_up(
     except KafkaLaunchError as exc:
         typer.echo(f"okrate kafka up: {exc}", err=True)
         raise typer.Exit(1) from None
-    created = ensure_catalogue_topics(broker.bootstrap, get_settings())
+    created = ensure_topics(broker.bootstrap, get_settings())
     if created:
         typer.echo(f"created topics: {', '.join(created)}")
 
@@ -97,7 +97,7 @@ def run() -> None:
     from okrate.logs import configure_logging
     from okrate.run_plan import plan_children, prepare_sandbox
     from okrate.supervisor import Supervisor
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -105,7 +105,7 @@ def run() -> None:
         typer.echo(f"okrate: {problem}", err=True)
         raise typer.Exit(2)
     bootstrap = ensure_kafka(settings)
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     if settings.sandbox_mode:
         prepare_sandbox(settings, bootstrap, echo=typer.echo)
     children = plan_children(settings, bootstrap)
@@ -135,12 +135,12 @@ def ingest() -> None:
     """The webhook endpoint (INGEST_HOST:INGEST_PORT): authenticated, durable in Kafka."""
     from ingest.service import serve
     from okrate.logs import configure_logging
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     bootstrap = ensure_kafka(settings)
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     serve(settings, bootstrap)
 
 
@@ -151,13 +151,13 @@ def streams(
 ) -> None:
     """A Faust streams worker; run several to share the partitions."""
     from okrate.logs import configure_logging
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
     from streams.worker import run_worker
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     bootstrap = ensure_kafka(settings)
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     run_worker(settings, bootstrap, data_dir=data_dir, web_port=web_port)
 
 
@@ -168,7 +168,7 @@ def notifier() -> None:
 
     from notifier.service import serve as serve_notifier
     from okrate.logs import configure_logging
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -176,7 +176,7 @@ def notifier() -> None:
         typer.echo("okrate notifier: TELEGRAM_BOT_TOKEN is not set", err=True)
         raise typer.Exit(2)
     bootstrap = ensure_kafka(settings)
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     asyncio.run(serve_notifier(settings, bootstrap))
 
 
@@ -209,9 +209,9 @@ def _links():
 
     settings = get_settings()
     bootstrap = ensure_kafka(settings)
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     return Links(settings, bootstrap)
 
 

@@ -22,7 +22,6 @@ from okrate.kafka_clients import producer_config
 from okrate.replay import _run_until_caught_up
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
-from okrate.topics_setup import ensure_catalogue_topics
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import dimension_key
 from schemas.records import StatsSnapshot
@@ -32,6 +31,7 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     RATING_STATS,
+    ensure_topics,
 )
 
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
@@ -54,7 +54,7 @@ def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Pa
     from streams.app import StreamsConfig, create_app
 
     scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
-    ensure_catalogue_topics(bootstrap, scratch)
+    ensure_topics(bootstrap, scratch)
     group = f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}"
     ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in DECISION_TOPICS])
 

@@ -21,7 +21,6 @@ from okrate.consumer_lag import committed, end_offsets
 from okrate.kafka_clients import consumer_config
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
-from okrate.topics_setup import ensure_catalogue_topics
 from schemas.codec import DecodeError, decode
 from schemas.records import RatingClosed, RatingRecorded, RatingRejected, RatingRequested, Record
 from schemas.topics import (
@@ -31,6 +30,7 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
+    ensure_topics,
 )
 
 RAW_TOPICS = (OKDESK_EVENTS, TELEGRAM_UPDATES)
@@ -163,7 +163,7 @@ def reprocess(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir:
     from streams.app import StreamsConfig, create_app
 
     scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
-    ensure_catalogue_topics(bootstrap, scratch)
+    ensure_topics(bootstrap, scratch)
     group = f"okrate-reprocess-{uuid.uuid4().hex[:8]}"
     raw_ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS])
     inputs = [spec.full_name(scratch) for spec in (ISSUE_EVENTS, *INTERNAL_TOPICS)]
@@ -202,7 +202,7 @@ def switch(settings: Settings, bootstrap: str) -> list[str]:
         for future in admin.delete_topics(dropped, operation_timeout=60).values():
             future.result()
         time.sleep(2)  # deletion is asynchronous on the broker
-    ensure_catalogue_topics(bootstrap, settings)
+    ensure_topics(bootstrap, settings)
     return dropped
 
 

@@ -67,3 +67,14 @@ class IssueState:
     # Presses naming a request not (yet) known or not yet addressed: inputs from two topics have
     # no order between them, so a press may overtake its request (a reprocess, a rebuild).
     held_presses: tuple[RatingReceived, ...] = ()
+
+
+def reporting_context(state: IssueState) -> dict[str, str | None]:
+    """The issue's facts that every decision carries for reports, as record fields."""
+    return {
+        "title": state.title, "type_code": state.type_code, "type_name": state.type_name,
+        "contact_id": state.contact_id, "company_id": state.company_id, "company_name": state.company_name,
+        "assignee_employee_id": state.assignee_employee_id,
+        "assignee_employee_name": state.assignee_employee_name,
+        "assignee_group_id": state.assignee_group_id, "assignee_group_name": state.assignee_group_name,
+    }

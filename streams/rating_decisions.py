@@ -27,23 +27,12 @@ from schemas.records import (
     ReasonRecorded,
     Record,
 )
-from streams.issue_state import IssueState, RequestState, RequestStatus
+from streams.issue_state import IssueState, RequestState, RequestStatus, reporting_context
 from streams.request_cycle import closed
 from streams.rules import Rules
 
 MAX_HELD_PRESSES = 50
 LOW_SCORE = 3  # reasons are asked for, and recorded, for scores up to this one
-
-
-def _context(state: IssueState) -> dict:
-    return {
-        "title": state.title, "type_code": state.type_code, "type_name": state.type_name,
-        "contact_id": state.contact_id, "company_id": state.company_id,
-        "company_name": state.company_name,
-        "assignee_employee_id": state.assignee_employee_id,
-        "assignee_employee_name": state.assignee_employee_name,
-        "assignee_group_id": state.assignee_group_id, "assignee_group_name": state.assignee_group_name,
-    }
 
 
 def _rejected(press: RatingReceived, reason: str, standing: int | None = None) -> RatingRejected:
@@ -60,7 +49,7 @@ def _recorded(press: RatingReceived, request: RequestState, state: IssueState) -
         event_id=f"press/{press.update_id}/recorded", request_id=press.request_id,
         issue_id=press.issue_id, score=press.score, from_user_id=press.from_user_id,
         chat_id=press.chat_id, message_id=press.message_id, update_id=press.update_id,
-        requested_at=request.requested_at, pressed_at=press.pressed_at, **_context(state),
+        requested_at=request.requested_at, pressed_at=press.pressed_at, **reporting_context(state),
     )
 
 
@@ -124,7 +113,7 @@ def decide_reason(state: IssueState | None, reason: ReasonGiven) -> list[Record]
         event_id=f"{request.request_id}/reason/{code}", request_id=request.request_id,
         issue_id=state.issue_id, score=request.score, reason_code=reason.reason_code,
         text=reason.text, from_user_id=reason.from_user_id, update_id=reason.update_id,
-        given_at=reason.given_at, **_context(state),
+        given_at=reason.given_at, **reporting_context(state),
     )]
 
 
@@ -166,7 +155,7 @@ def decide_portal_rating(state: IssueState | None, event: IssueEvent) -> list[Re
         closed(request, state.issue_id, "rated_in_portal", event.event_time, event.event_id, event.csat_rate),
         PortalRatingRecorded(event_id=f"{request.request_id}/portal", request_id=request.request_id,
                              issue_id=state.issue_id, rate=event.csat_rate, rated_at=event.event_time,
-                             **_context(state)),
+                             **reporting_context(state)),
     ]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.records import IssueEvent, RatingClosed, RatingRequested
-from streams.issue_state import IssueState, RequestState
+from streams.issue_state import IssueState, RequestState, reporting_context
 from streams.normalise import Kind
 from streams.rules import Rules
 
@@ -83,17 +83,8 @@ def requested(state: IssueState, event: IssueEvent, cycle: int) -> RatingRequest
         trigger_offset=event.source_offset,
         status_code=state.status_code,
         status_name=state.status_name,
-        title=state.title,
-        type_code=state.type_code,
-        type_name=state.type_name,
-        contact_id=state.contact_id,
-        company_id=state.company_id,
-        company_name=state.company_name,
-        assignee_employee_id=state.assignee_employee_id,
-        assignee_employee_name=state.assignee_employee_name,
-        assignee_group_id=state.assignee_group_id,
-        assignee_group_name=state.assignee_group_name,
         issue_created_at=state.created_at,
+        **reporting_context(state),
         deliverable=False,  # addressing (by contact) decides who receives it
     )
 

@@ -72,7 +72,7 @@ def data_dir(tmp_path: Path) -> Path:
 def settings_for(kafka_bootstrap, topic_prefix):
     """Settings of an isolated test: its own topic prefix, the catalogue's topics created."""
     from okrate.settings import load_settings
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     def make(**overrides):
         # Fewer partitions than production's 8 keep the session broker light; still several, so
@@ -81,7 +81,7 @@ def settings_for(kafka_bootstrap, topic_prefix):
         settings = load_settings(
             _env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, **overrides
         )
-        ensure_catalogue_topics(kafka_bootstrap, settings)
+        ensure_topics(kafka_bootstrap, settings)
         return settings
 
     yield make

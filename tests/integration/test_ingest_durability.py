@@ -18,8 +18,7 @@ from ingest.app import create_app
 from ingest.publisher import KafkaPublisher
 from okrate.local_kafka import LocalKafka
 from okrate.settings import load_settings
-from okrate.topics_setup import ensure_catalogue_topics
-from schemas.topics import OKDESK_EVENTS
+from schemas.topics import OKDESK_EVENTS, ensure_topics
 from tests.conftest import _free_port_pair
 from tests.kafka_helpers import count_messages
 
@@ -42,7 +41,7 @@ async def test_broker_down_is_503_then_recovers_without_restart(tmp_path, topic_
             assert (await client.get("/readyz")).status == 503
 
             await asyncio.to_thread(broker.up, log=lambda _m: None)
-            await asyncio.to_thread(ensure_catalogue_topics, broker.bootstrap, settings)
+            await asyncio.to_thread(ensure_topics, broker.bootstrap, settings)
             deadline = time.monotonic() + 60
             while True:
                 response = await client.post("/okdesk-webhook", data=BODY)

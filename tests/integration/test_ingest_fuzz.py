@@ -39,12 +39,12 @@ auth = st.sampled_from(["none", "good-signature", "bad-signature", "token", "gar
 @pytest.fixture(scope="module")
 def server(kafka_bootstrap, request):
     from okrate.settings import load_settings
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     prefix = f"fuzz{abs(hash(request.node.nodeid)) % 10**8}-"
     cfg = load_settings(_env_file=None, topic_prefix=prefix, topic_partitions=2, webhook_secret=SECRET,
                         webhook_max_bytes=4096)
-    ensure_catalogue_topics(kafka_bootstrap, cfg)
+    ensure_topics(kafka_bootstrap, cfg)
     with ingest_in_thread(cfg, kafka_bootstrap) as port:
         yield {"port": port, "settings": cfg}
 

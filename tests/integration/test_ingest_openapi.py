@@ -21,10 +21,10 @@ ACCEPTED: list[str] = []
 
 @pytest.fixture(scope="module")
 def ingest_url(kafka_bootstrap):
-    from okrate.topics_setup import ensure_catalogue_topics
+    from schemas.topics import ensure_topics
 
     cfg = CONFIG.model_copy(update={"topic_prefix": "openapi-", "topic_partitions": 2})
-    ensure_catalogue_topics(kafka_bootstrap, cfg)
+    ensure_topics(kafka_bootstrap, cfg)
     with ingest_in_thread(cfg, kafka_bootstrap) as port:
         yield f"http://127.0.0.1:{port}", cfg
 

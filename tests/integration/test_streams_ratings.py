@@ -15,7 +15,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from okrate.settings import load_settings
-from okrate.topics_setup import ensure_catalogue_topics
 from sandbox.telegram_api import running_telegram
 from schemas.callback_data import rating_data
 from schemas.records import (
@@ -35,6 +34,7 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
+    ensure_topics,
 )
 from tests.integration.test_streams_requests import link, okdesk_status
 from tests.streams_harness import Feeder, running_streams, wait_for
@@ -110,7 +110,7 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
     # Reprocess: a fresh application under a scratch prefix reads the same raw topics.
     scratch = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=settings.topic_partitions,
                             topic_prefix=f"scratch{uuid.uuid4().hex[:6]}-", rating_remind_after="2s", rating_expiry="6s")
-    ensure_catalogue_topics(kafka_bootstrap, scratch)
+    ensure_topics(kafka_bootstrap, scratch)
     from streams.app import StreamsConfig, create_app
 
     app = create_app(StreamsConfig(settings=scratch, bootstrap=kafka_bootstrap, app_id=f"okrate-reprocess-{uuid.uuid4().hex[:6]}",
