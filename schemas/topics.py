@@ -37,6 +37,7 @@ from schemas.records import (
     Record,
     SideEffectIntent,
     SideEffectOutcome,
+    StatsEffects,
     StatsSnapshot,
     TelegramUpdateEnvelope,
 )
@@ -169,7 +170,7 @@ CLOCK_TICKS = repartition_topic(
     "ticks", "issue", carries=(ClockTick,), key="issue id",
 )
 STATS_BY_DIMENSION = repartition_topic(
-    "stats", "dimension", carries=DECISION_RECORDS, key="dimension",
+    "stats", "dimension", carries=(StatsEffects,), key="dimension",
 )
 INTERNAL_TOPICS: tuple[TopicSpec, ...] = (REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, CLOCK_TICKS, STATS_BY_DIMENSION)
 ALL_TOPICS: tuple[TopicSpec, ...] = CATALOGUE + INTERNAL_TOPICS

@@ -6,6 +6,7 @@ runs one under another id); `okrate streams` runs the one from the environment.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,22 @@ class StreamsConfig:
 
 
 RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
+
+
+class FaustApp(faust.App):
+    """faust.App with one hook: what agents hold back (events not acked yet, because their
+    outputs are batched) is flushed before Faust waits for in-flight events, on a rebalance and at
+    shutdown. Without it, shutdown would wait forever for events that only a timer (stopped by
+    then) would ack."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.before_wait_empty: list[Callable[[], Awaitable[None]]] = []
+
+    async def _consumer_wait_empty(self, consumer, logger) -> None:  # faust-streaming 0.15 internal
+        for flush in self.before_wait_empty:
+            await flush()
+        await super()._consumer_wait_empty(consumer, logger)
 
 
 class Topics:
@@ -75,7 +92,7 @@ class StreamsApp:
         self.config, self.settings = config, settings
         self.rules = Rules.from_settings(settings)
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.faust = faust.App(
+        self.faust = FaustApp(
             config.app_id,
             broker=[f"kafka://{server.strip()}" for server in config.bootstrap.split(",")],
             store=config.store,
@@ -132,7 +149,11 @@ class StreamsApp:
         return self.topic(*specs)
 
     async def send(self, spec: TopicSpec, key: bytes, value: bytes) -> None:
-        await self.topic(spec).send(key=key, value=value)
+        # force=True: sent now. Without it, a send inside an agent is *attached* to the event
+        # and published only at the next offset commit (up to `broker_commit_interval` later, at
+        # every hop). At-least-once holds either way: Faust flushes the producer before it
+        # commits an offset.
+        await self.topic(spec).send(key=key, value=value, force=True)
 
 
 def ensure_changelogs(app: StreamsApp) -> list[str]:

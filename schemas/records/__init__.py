@@ -20,7 +20,7 @@ from schemas.records.rating import (
     ReasonRecorded,
 )
 from schemas.records.raw import OkdeskWebhookEnvelope, TelegramUpdateEnvelope
-from schemas.records.stats import StatsSnapshot
+from schemas.records.stats import StatsEffects, StatsSnapshot
 
 RECORD_TYPES: tuple[type[Record], ...] = (
     OkdeskWebhookEnvelope,
@@ -42,6 +42,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     ConversationState,
     LinkInvite,
     StatsSnapshot,
+    StatsEffects,
     DeadLetter,
     ClockTick,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "Record",
     "SideEffectIntent",
     "SideEffectOutcome",
+    "StatsEffects",
     "StatsSnapshot",
     "TelegramUpdateEnvelope",
     "utc_now",

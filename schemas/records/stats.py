@@ -1,4 +1,4 @@
-"""The statistics snapshot of one dimension."""
+"""The statistics snapshot of one dimension, and the effects folded into it."""
 
 from __future__ import annotations
 
@@ -44,3 +44,19 @@ class StatsSnapshot(Record):
     top_reasons: dict[str, int] = field(default_factory=dict)
     events_counted: int
     updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatsEffects(Record):
+    """What a batch of decision events adds to one dimension (internal topic
+    `okrate-streams.stats.by-dimension`, keyed by dimension): `effects[i]` (JSON, see
+    `streams.stats.fold.Effect`) came from the decision event at `positions[i]`.
+
+    Fields: `avro/stats_effects.v1.avsc`.
+    """
+
+    AVRO_NAME: ClassVar[str] = "okrate.StatsEffects"
+
+    dimension: str
+    positions: list[str] = field(default_factory=list)
+    effects: list[str] = field(default_factory=list)

@@ -59,4 +59,4 @@ async def reject(app: StreamsApp, event: EventT, reason: str, error: str, consum
 
 async def _send_dead_letter(app: StreamsApp, letter) -> None:
     key, value = dead_letter_message(letter)
-    await app.deadletter.send(key=key, value=value)
+    await app.deadletter.send(key=key, value=value, force=True)

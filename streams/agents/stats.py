@@ -4,23 +4,22 @@ Two agents, each keyed where its state lives (so each figure has exactly one own
 workers share the partitions):
 
 1. `stats-fanout` reads the four decision topics (all keyed by issue id, co-partitioned) and keeps
-   the `stats-issues` table: the facts each issue has established (`streams.stats.facts`). Each
-   decision event becomes at most one message per dimension it counts in, sent to the internal
-   topic `<app id>.stats.by-dimension` keyed by dimension. The value is the decision record as it
-   was read (the catalogue's contract for that topic); two headers carry what the fold needs:
-   `okrate-pos` (the source position, for dedup) and `okrate-effect` (the counts, as JSON).
-   Sends are `force=True`: Faust would otherwise *attach* them to the current event and publish
-   them at commit time, partition by partition, which need not keep the per-source order the
-   fold's dedup relies on. Faust flushes the producer before it commits, so no offset is
-   committed before what it caused was sent.
+   the `stats-issues` table: the facts each issue has established (`streams.stats.facts`). The
+   table is written event by event (Faust files a table write under the partition of the event
+   being processed); the effects are gathered in a batch (`streams.stats.batch`) and sent as one
+   `StatsEffects` message per dimension to the internal topic `<app id>.stats.by-dimension`, keyed
+   by dimension, when the batch is full or at the latest every `FLUSH_EVERY_S`. The stream does
+   not ack on its own (`noack`): an event is acked only once the batch holding its effects was
+   sent, so no offset is committed before what it caused was sent (and a rebalance waits for
+   the flush: `stream_wait_empty`). A restart redelivers the unacked events; their facts are
+   already in the table and are emitted again, identically, and the fold skips them by position.
+   Sends are `force=True`, in order: a dimension receives one source partition's effects in that
+   partition's order, which the fold's dedup relies on. (Faust's own `take_events` batching lost
+   messages under load in faust-streaming 0.15.3, which is why the batch is kept here.)
 2. `stats-fold` reads that topic, keeps the `stats` table (one `DimensionState` per dimension,
    JSON) and publishes the dimension's snapshot to the compacted `rating.stats` after every
    message, so the latest record per key is always the figure of everything folded (compaction
-   keeps one per dimension). Not throttled: batching with `Stream.take_events` (one table write
-   and one snapshot per dimension per batch) was tried and lost messages under load in
-   faust-streaming 0.15.3 (a message of the batch window never reached the agent while later ones
-   did), and a timer-based throttle leaves a snapshot unpublished when a worker dies after the
-   commit; the per-message snapshot costs one Avro encoding and one send.
+   keeps one per dimension): one table write and one snapshot per dimension per batch.
 
 A fresh application id (a refold, `okrate replay --rebuild-stats`) gets its own repartition topic,
 created here, so that it folds only what its own fan-out derived from offset 0 of the decision
@@ -29,6 +28,7 @@ topics; `okrate-streams` uses the catalogue's `okrate-streams.stats.by-dimension
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -46,9 +46,9 @@ from schemas.records import (
     ReasonRecorded,
     SideEffectIntent,
     SideEffectOutcome,
+    StatsEffects,
 )
 from schemas.topics import (
-    DECISION_RECORDS,
     ISSUE_EVENTS,
     NOTIFIER_OUTCOMES,
     RATING_RECORDED,
@@ -61,8 +61,9 @@ from schemas.topics import (
 )
 from streams.agents.inbox import receive, reject
 from streams.state_codec import StateCodec
+from streams.stats.batch import EffectBatch, items_of
 from streams.stats.facts import IssueStats, contribute
-from streams.stats.fold import DimensionState, Effect, fold_many, position, split_position
+from streams.stats.fold import DimensionState, fold_many, position
 from streams.stats.snapshot import snapshot
 
 if TYPE_CHECKING:
@@ -74,8 +75,9 @@ FANOUT = "stats-fanout"
 FOLD = "stats-fold"
 ISSUES_TABLE = "stats-issues"
 DIMENSIONS_TABLE = "stats"
-POS_HEADER = "okrate-pos"
-EFFECT_HEADER = "okrate-effect"
+# A batch is sent when it holds this many events, or this long after the last send.
+BATCH_MAX_EVENTS = 1000
+FLUSH_EVERY_S = 0.1
 
 INPUTS: dict[TopicSpec, tuple[type, ...]] = {
     ISSUE_EVENTS: (IssueEvent,),
@@ -89,7 +91,7 @@ DIMENSIONS_CODEC = StateCodec(DimensionState)
 
 def by_dimension_topic(app: StreamsApp) -> TopicSpec:
     """The application's own repartition topic (the catalogue's one for `okrate-streams`)."""
-    spec = repartition_topic("stats", "dimension", carries=DECISION_RECORDS, key="dimension",
+    spec = repartition_topic("stats", "dimension", carries=STATS_BY_DIMENSION.carries, key="dimension",
                              application=app.config.app_id)
     return STATS_BY_DIMENSION if spec.name == STATS_BY_DIMENSION.name else spec
 
@@ -108,46 +110,74 @@ def register(app: StreamsApp) -> None:
     out_topic = app.topic(by_dimension)
     stats_topic = app.topic(RATING_STATS)
 
-    @app.faust.agent(app.inputs(*INPUTS), name=f"{app.config.app_id}.{FANOUT}", concurrency=1)
+    batch = EffectBatch()
+    held: list = []  # the events whose effects are in `batch`: acked once it is sent
+    flushing = asyncio.Lock()
+    fanout_topic = app.inputs(*INPUTS)
+    acking = None  # the agent's own stream, without automatic acks, once it runs
+
+    async def flush() -> None:
+        async with flushing:
+            if not held:
+                return
+            messages, events = batch.drain(), list(held)
+            held.clear()
+            for message in messages:
+                await out_topic.send(key=dimension_key(message.dimension), value=encode(message), force=True)
+            for event in events:
+                await acking.ack(event)
+
+    async def fan_out_one(event) -> None:
+        message = event.message
+        received = await receive(app, event, expected[message.topic], FANOUT)
+        if received is None or event.key is None:
+            return
+        pos = position(short_name[message.topic], message.partition, message.offset)
+        try:
+            before = ISSUES_CODEC.loads(issues.get(event.key))
+            after, effects = contribute(before, received.record, pos, tz)
+        except Exception as exc:  # a bug in a rule must not stop the partition
+            log.exception("stats fan-out failed")
+            await reject(app, event, "agent_error", f"{type(exc).__name__}: {exc}", FANOUT)
+            return
+        if after != before:
+            issues[event.key] = ISSUES_CODEC.dumps(after)
+        batch.add(pos, effects)
+
+    @app.faust.agent(fanout_topic, name=f"{app.config.app_id}.{FANOUT}", concurrency=1)
     async def fan_out(stream):
-        async for event in stream.events():
-            message = event.message
-            received = await receive(app, event, expected[message.topic], FANOUT)
-            if received is None or event.key is None:
-                continue
-            pos = position(short_name[message.topic], message.partition, message.offset)
-            try:
-                before = ISSUES_CODEC.loads(issues.get(event.key))
-                after, effects = contribute(before, received.record, pos, tz)
-            except Exception as exc:  # a bug in a rule must not stop the partition
-                log.exception("stats fan-out failed")
-                await reject(app, event, "agent_error", f"{type(exc).__name__}: {exc}", FANOUT)
-                continue
-            if after != before:
-                issues[event.key] = ISSUES_CODEC.dumps(after)
-            headers = [(POS_HEADER, pos.encode())]
-            for dim, effect in effects.items():
-                await out_topic.send(key=dimension_key(dim), value=event.value, force=True,
-                                     headers=[*headers, (EFFECT_HEADER, effect.dumps())])
+        nonlocal acking
+        acking = stream.noack()
+        async for event in acking.events():
+            await fan_out_one(event)
+            held.append(event)  # after its effects joined the batch: a flush acks what it holds
+            if len(held) >= BATCH_MAX_EVENTS:
+                await flush()
+
+    @app.faust.timer(FLUSH_EVERY_S)
+    async def flush_effects() -> None:
+        await flush()
+
+    app.faust.before_wait_empty.append(flush)
 
     @app.faust.agent(app.inputs(by_dimension), name=f"{app.config.app_id}.{FOLD}", concurrency=1)
     async def fold(stream):
         async for event in stream.events():
-            if event.key is None:
+            received = await receive(app, event, (StatsEffects,), FOLD)
+            if received is None:
                 continue
             try:
-                pos = event.headers[POS_HEADER].decode()
-                split_position(pos)
-                effect = Effect.loads(event.headers[EFFECT_HEADER])
+                items = items_of(received.record)
             except Exception as exc:
-                await reject(app, event, "not_understood", f"stats effect: {type(exc).__name__}: {exc}", FOLD)
+                await reject(app, event, "not_understood", f"stats effects: {type(exc).__name__}: {exc}", FOLD)
                 continue
-            before = DIMENSIONS_CODEC.loads(dims.get(event.key))
-            after, folded = fold_many(before, event.key.decode(), [(effect, pos)])
+            key = event.key or dimension_key(received.record.dimension)
+            before = DIMENSIONS_CODEC.loads(dims.get(key))
+            after, folded = fold_many(before, received.record.dimension, items)
             if folded:
-                dims[event.key] = DIMENSIONS_CODEC.dumps(after)
+                dims[key] = DIMENSIONS_CODEC.dumps(after)
             # Also for a redelivery: the snapshot of a state restored from the changelog may not
             # have been sent before a crash.
-            await stats_topic.send(key=event.key, value=encode(snapshot(after)), force=True)
+            await stats_topic.send(key=key, value=encode(snapshot(after)), force=True)
 
     stats_view.register(app)
