@@ -1,0 +1,78 @@
+"""Faust's Kafka consumer, made to deliver every offset of a partition, in order, to the agents.
+
+Why. Around rebalances faust-streaming 0.15 can hand its agents a record fetched before the
+rebalance, at an offset past the committed position (faust-streaming #221, #216). Faust then
+moves its "read offset" to it: with no committed offset yet, the partition's first records, now
+below the read offset, are dropped as already read ("DROPPED MESSAGE ROFF"); with one, the
+offsets in between are recorded as a "gap" and committed as if processed. Both were seen here
+(`make chaos`: the first requests of a partition, and one in the middle, never decided).
+
+What. Every partition whose topic has no legitimate holes (okrate's delete-policy topics: no
+compaction, no transactions) has an expected next offset: the committed position after each
+seek, then one past each record delivered. A record past it is not delivered; the partition is
+sought back to the expected offset, so the records in between are fetched and processed first.
+A record below it (a re-delivery after a seek back) is delivered as usual; processing is
+idempotent. A jump that comes back after several seeks is logged and accepted rather than
+stalling the partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Collection
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+
+log = logging.getLogger("okrate.streams.consumer")
+
+MAX_SEEKS_PER_JUMP = 5
+
+
+class ContiguousConsumer(Consumer):
+    """Faust's aiokafka consumer with the guard described above. `gapless_topics` are the topic
+    names (prefix included) the guard applies to."""
+
+    def __init__(self, *args: Any, gapless_topics: Collection[str] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gapless_topics = gapless_topics  # the app fills it in as agents register
+        self._expected: dict[TP, int] = {}
+        self._seeks: Counter[tuple[TP, int]] = Counter()
+        self.jumps_refused = 0
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        assigned = [tp for tp in self.assignment() if tp.topic in self.gapless_topics]
+        committed = {tp: self._committed_offset.get(tp) for tp in assigned}
+        unknown = [tp for tp, offset in committed.items() if offset is None]
+        earliest = await self.earliest_offsets(*unknown) if unknown else {}
+        self._expected = {tp: offset if offset is not None else earliest.get(tp, 0)
+                          for tp, offset in committed.items()}
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._expected.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        refused: set[TP] = set()
+        async for tp, message in super().getmany(timeout):
+            if tp in refused:
+                continue
+            expected = self._expected.get(tp)
+            if expected is not None and message.offset > expected:
+                self._seeks[(tp, expected)] += 1
+                if self._seeks[(tp, expected)] <= MAX_SEEKS_PER_JUMP:
+                    self.jumps_refused += 1
+                    log.warning("%s[%d]: record at offset %d arrived while %d is next; seeking back to %d",
+                                tp.topic, tp.partition, message.offset, expected, expected)
+                    refused.add(tp)
+                    await self.seek(tp, expected)
+                    continue
+                log.error("%s[%d]: offsets %d..%d cannot be fetched after %d seeks; going on from %d",
+                          tp.topic, tp.partition, expected, message.offset - 1, MAX_SEEKS_PER_JUMP, message.offset)
+            if tp in self._expected:
+                self._expected[tp] = message.offset + 1
+            yield tp, message
