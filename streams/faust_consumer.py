@@ -31,6 +31,39 @@ log = logging.getLogger("okrate.streams.consumer")
 MAX_SEEKS_PER_JUMP = 5
 
 
+class OffsetGuard:
+    """The rule, apart from Faust: per partition the next offset expected; `check` says whether a
+    record may be delivered (True) or the partition must be sought back to `expected` (False)."""
+
+    def __init__(self, max_seeks: int = MAX_SEEKS_PER_JUMP):
+        self.max_seeks = max_seeks
+        self.expected: dict[TP, int] = {}
+        self._seeks: Counter[tuple[TP, int]] = Counter()
+        self.refused = 0
+
+    def reset(self, positions: dict[TP, int]) -> None:
+        self.expected = dict(positions)
+
+    def forget(self, tps: Collection[TP]) -> None:
+        for tp in tps:
+            self.expected.pop(tp, None)
+
+    def check(self, tp: TP, offset: int) -> bool:
+        expected = self.expected.get(tp)
+        if expected is not None and offset > expected:
+            self._seeks[(tp, expected)] += 1
+            if self._seeks[(tp, expected)] <= self.max_seeks:
+                self.refused += 1
+                log.warning("%s[%d]: record at offset %d arrived while %d is next; seeking back to %d",
+                            tp.topic, tp.partition, offset, expected, expected)
+                return False
+            log.error("%s[%d]: offsets %d..%d cannot be fetched after %d seeks; going on from %d",
+                      tp.topic, tp.partition, expected, offset - 1, self.max_seeks, offset)
+        if tp in self.expected:
+            self.expected[tp] = offset + 1
+        return True
+
+
 class ContiguousConsumer(Consumer):
     """Faust's aiokafka consumer with the guard described above. `gapless_topics` are the topic
     names (prefix included) the guard applies to."""
@@ -38,9 +71,7 @@ class ContiguousConsumer(Consumer):
     def __init__(self, *args: Any, gapless_topics: Collection[str] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.gapless_topics = gapless_topics  # the app fills it in as agents register
-        self._expected: dict[TP, int] = {}
-        self._seeks: Counter[tuple[TP, int]] = Counter()
-        self.jumps_refused = 0
+        self.guard = OffsetGuard()
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
@@ -48,31 +79,20 @@ class ContiguousConsumer(Consumer):
         committed = {tp: self._committed_offset.get(tp) for tp in assigned}
         unknown = [tp for tp, offset in committed.items() if offset is None]
         earliest = await self.earliest_offsets(*unknown) if unknown else {}
-        self._expected = {tp: offset if offset is not None else earliest.get(tp, 0)
-                          for tp, offset in committed.items()}
+        self.guard.reset({tp: offset if offset is not None else earliest.get(tp, 0)
+                          for tp, offset in committed.items()})
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        for tp in revoked:
-            self._expected.pop(tp, None)
+        self.guard.forget(revoked)
         await super().on_partitions_revoked(revoked)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
-        refused: set[TP] = set()
+        sought: set[TP] = set()
         async for tp, message in super().getmany(timeout):
-            if tp in refused:
+            if tp in sought:
+                continue  # the rest of this batch is from before the seek
+            if not self.guard.check(tp, message.offset):
+                sought.add(tp)
+                await self.seek(tp, self.guard.expected[tp])
                 continue
-            expected = self._expected.get(tp)
-            if expected is not None and message.offset > expected:
-                self._seeks[(tp, expected)] += 1
-                if self._seeks[(tp, expected)] <= MAX_SEEKS_PER_JUMP:
-                    self.jumps_refused += 1
-                    log.warning("%s[%d]: record at offset %d arrived while %d is next; seeking back to %d",
-                                tp.topic, tp.partition, message.offset, expected, expected)
-                    refused.add(tp)
-                    await self.seek(tp, expected)
-                    continue
-                log.error("%s[%d]: offsets %d..%d cannot be fetched after %d seeks; going on from %d",
-                          tp.topic, tp.partition, expected, message.offset - 1, MAX_SEEKS_PER_JUMP, message.offset)
-            if tp in self._expected:
-                self._expected[tp] = message.offset + 1
             yield tp, message

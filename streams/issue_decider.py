@@ -39,7 +39,8 @@ def decide(state: IssueState | None, command: Command, rules: Rules) -> list[Rec
     current = state.request if state is not None else None
     if isinstance(command, IssueEvent):
         events: list[Record] = list(request_cycle.decide(state, command, rules))
-        if command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state):
+        if (command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state)
+                and not request_cycle.is_redelivered(state, command)):
             events += rating_decisions.decide_portal_rating(state, command)
         return events
     if isinstance(command, RatingRequested):

@@ -61,6 +61,8 @@ class IssueState:
     last_event_time: datetime | None = None
     cycle: int = 0  # resolution cycles so far
     trigger: tuple[int, int] | None = None  # (partition, offset) of the raw event that started it
+    # (partition, offset) of the last raw event applied: one at or before it is a redelivery
+    last_source: tuple[int, int] | None = None
     request: RequestState | None = None  # the current cycle's request, if one was made
     past_request_ids: tuple[str, ...] = ()  # earlier cycles' requests (a press on one is outdated)
     own_comment_ids: tuple[str, ...] = field(default_factory=tuple)  # comments okrate posted

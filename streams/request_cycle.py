@@ -34,6 +34,15 @@ def request_id_for(issue_id: str, partition: int, offset: int) -> str:
     return f"{issue_id}.{partition}.{offset}"
 
 
+def is_redelivered(state: IssueState | None, event: IssueEvent) -> bool:
+    """An event at or before the last raw position applied to this issue: the same webhook read
+    again (a restart before its offset was committed, after the table was written). Applying it
+    again would replay a past reopen onto the current cycle. An issue's webhooks share one
+    partition (keyed by issue id), so positions order them."""
+    last = state.last_source if state is not None else None
+    return last is not None and last[0] == event.source_partition and event.source_offset <= last[1]
+
+
 def classify(state: IssueState | None, event: IssueEvent, rules: Rules) -> Transition:
     if event.kind not in STATUS_KINDS or event.new_status_code is None:
         return Transition.NONE
@@ -116,6 +125,8 @@ def decide(state: IssueState | None, event: IssueEvent, rules: Rules) -> list[Ra
         if state.request is not None and state.request.cycle == state.cycle:
             return [requested(state, event, state.cycle)]
         return []
+    if is_redelivered(state, event):
+        return []
     after = evolve_facts(state, event, rules)
     open_request = state.request if state is not None and state.request and state.request.is_open else None
     if transition is Transition.INTO_FINAL:
@@ -138,6 +149,8 @@ def _merge(old: str | None, new: str | None) -> str | None:
 
 def evolve_facts(state: IssueState | None, event: IssueEvent, rules: Rules) -> IssueState:
     """The issue's facts after an event: the latest known value of each, and its status."""
+    if state is not None and is_redelivered(state, event):
+        return state
     base = state or IssueState(issue_id=event.issue_id, created_at=event.created_at or event.event_time)
     transition = classify(state, event, rules)
     status_code, status_name, previous = base.status_code, base.status_name, base.previous_status_code
@@ -158,6 +171,7 @@ def evolve_facts(state: IssueState | None, event: IssueEvent, rules: Rules) -> I
         previous_status_code=previous,
         cycle=cycle,
         trigger=trigger,
+        last_source=(event.source_partition, event.source_offset),
         title=_merge(base.title, event.title),
         type_code=_merge(base.type_code, event.type_code),
         type_name=_merge(base.type_name, event.type_name),

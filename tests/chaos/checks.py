@@ -290,7 +290,8 @@ def one_worker_agrees(bootstrap: str, settings: Settings, scratch_prefix: str, d
     for rid in requests.added:
         issue = rid.rsplit(".", 2)[0]
         (never_decided if not live.get(issue) else other).append(rid if not live.get(issue) else f"+{rid}")
-    other += [f"~{rid}" for rid in requests.changed]
+    other += [f"~{rid} (live: {live_fate}; one worker: {fresh_fate})"
+              for rid, (live_fate, fresh_fate) in requests.changed.items()]
     check.fail("requests the live workers made but one worker closed before addressing them "
                "(reopened during the addressing round trip: the outcome depends on the pace)", closed_first)
     check.fail("requests one worker made for issues the live workers decided nothing about "

@@ -33,7 +33,11 @@ def ev(kind: str, new: str | None, old: str | None = None, *, offset: int | None
 
 
 def play(events, rules: Rules = RULES):
-    state, out = None, []
+    return play_from(None, events, rules)
+
+
+def play_from(state, events, rules: Rules = RULES):
+    out = []
     for event in events:
         state, decisions = issue_decider.run(state, event, rules)
         out.extend(decisions)
@@ -120,6 +124,19 @@ def test_the_trigger_processed_again_emits_the_same_request_again():
     state, out = play([trigger])
     _, again = issue_decider.run(state, trigger, RULES)
     assert [r.request_id for r in requests(again)] == [r.request_id for r in requests(out)]
+
+
+def test_a_redelivered_run_of_webhooks_does_not_replay_an_old_reopen_onto_the_current_cycle():
+    # Found by `make chaos`: resolved, reopened, resolved again, then the worker restarted before
+    # committing and read all three once more (the outputs and the table had been written).
+    run = [ev(Kind.STATUS_CHANGED, "completed", "opened"), ev(Kind.STATUS_CHANGED, "in_progress", "completed"),
+           ev(Kind.STATUS_CHANGED, "completed", "in_progress")]
+    state, out = play(run)
+    current = requests(out)[-1]
+    state, again = play_from(state, run)
+    assert [r.request_id for r in requests(again)] == [current.request_id]  # the trigger's, re-emitted
+    assert closes(again) == []
+    assert state.request.request_id == current.request_id and state.request.is_open
 
 
 def test_okrates_own_comments_and_rates_trigger_nothing_but_its_accounts_status_changes_count():
