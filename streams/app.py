@@ -51,7 +51,7 @@ RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
 class FaustApp(faust.App):
     """faust.App with two changes (both on faust-streaming 0.15 internals):
 
-    - its consumer delivers every offset of okrate's gapless topics in order, also across
+    - its consumer delivers every offset of the agents' inputs in order, also across
       rebalances (`streams.faust_consumer`);
     - what agents hold back (events not acked yet, because their outputs are batched) is flushed
       before Faust waits for in-flight events, on a rebalance and at shutdown. Without it,
@@ -61,14 +61,15 @@ class FaustApp(faust.App):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.before_wait_empty: list[Callable[[], Awaitable[None]]] = []
-        self.gapless_topics: set[str] = set()
+        self.guarded_topics: set[str] = set()
+        self.compacted_topics: set[str] = set()
 
     def _new_consumer(self):
         return ContiguousConsumer(
             self.transport, callback=self.topics.on_message, loop=self.transport.loop,
             on_partitions_revoked=self._on_partitions_revoked,
             on_partitions_assigned=self._on_partitions_assigned,
-            beacon=self.beacon, gapless_topics=self.gapless_topics,
+            beacon=self.beacon, guarded_topics=self.guarded_topics, compacted_topics=self.compacted_topics,
         )
 
     async def _consumer_wait_empty(self, consumer, logger) -> None:  # faust-streaming 0.15 internal
@@ -167,7 +168,8 @@ class StreamsApp:
     def inputs(self, *specs: TopicSpec) -> faust.TopicT:
         """The topics an agent consumes (remembered for the consumer lag on /metrics)."""
         self.input_specs.extend(s for s in specs if s not in self.input_specs)
-        self.faust.gapless_topics.update(self.topic.name_of(s) for s in specs if s.cleanup is Cleanup.DELETE)
+        self.faust.guarded_topics.update(self.topic.name_of(s) for s in specs)
+        self.faust.compacted_topics.update(self.topic.name_of(s) for s in specs if s.cleanup is not Cleanup.DELETE)
         return self.topic(*specs)
 
     async def send(self, spec: TopicSpec, key: bytes, value: bytes) -> None:

@@ -7,13 +7,13 @@ below the read offset, are dropped as already read ("DROPPED MESSAGE ROFF"); wit
 offsets in between are recorded as a "gap" and committed as if processed. Both were seen here
 (`make chaos`: the first requests of a partition, and one in the middle, never decided).
 
-What. Every partition whose topic has no legitimate holes (okrate's delete-policy topics: no
-compaction, no transactions) has an expected next offset: the committed position after each
-seek, then one past each record delivered. A record past it is not delivered; the partition is
-sought back to the expected offset, so the records in between are fetched and processed first.
+What. Every partition the agents read has an expected next offset: the committed position after
+each seek, then one past each record delivered. A record past it is not delivered; the partition
+is sought back to the expected offset, so the records in between are fetched and processed first.
 A record below it (a re-delivery after a seek back) is delivered as usual; processing is
-idempotent. A jump that comes back after several seeks is logged and accepted rather than
-stalling the partition.
+idempotent. On a compacted topic (`contact.links`) holes are legitimate, so a jump that comes
+back after one seek is accepted; on the others (no compaction, no transactions) it is logged as
+an error after several seeks, and accepted rather than stalling the partition.
 """
 
 from __future__ import annotations
@@ -48,34 +48,38 @@ class OffsetGuard:
         for tp in tps:
             self.expected.pop(tp, None)
 
-    def check(self, tp: TP, offset: int) -> bool:
+    def check(self, tp: TP, offset: int, *, may_have_holes: bool = False) -> bool:
         expected = self.expected.get(tp)
         if expected is not None and offset > expected:
             self._seeks[(tp, expected)] += 1
-            if self._seeks[(tp, expected)] <= self.max_seeks:
+            max_seeks = 1 if may_have_holes else self.max_seeks
+            if self._seeks[(tp, expected)] <= max_seeks:
                 self.refused += 1
                 log.warning("%s[%d]: record at offset %d arrived while %d is next; seeking back to %d",
                             tp.topic, tp.partition, offset, expected, expected)
                 return False
-            log.error("%s[%d]: offsets %d..%d cannot be fetched after %d seeks; going on from %d",
-                      tp.topic, tp.partition, expected, offset - 1, self.max_seeks, offset)
+            if not may_have_holes:
+                log.error("%s[%d]: offsets %d..%d cannot be fetched after %d seeks; going on from %d",
+                          tp.topic, tp.partition, expected, offset - 1, max_seeks, offset)
         if tp in self.expected:
             self.expected[tp] = offset + 1
         return True
 
 
 class ContiguousConsumer(Consumer):
-    """Faust's aiokafka consumer with the guard described above. `gapless_topics` are the topic
-    names (prefix included) the guard applies to."""
+    """Faust's aiokafka consumer with the guard described above, on the agents' input topics
+    (`guarded_topics`, names with their prefix; `compacted_topics` among them may have holes)."""
 
-    def __init__(self, *args: Any, gapless_topics: Collection[str] = (), **kwargs: Any):
+    def __init__(self, *args: Any, guarded_topics: Collection[str] = (), compacted_topics: Collection[str] = (),
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.gapless_topics = gapless_topics  # the app fills it in as agents register
+        # The app fills both in as its agents register (before the consumer starts).
+        self.guarded_topics, self.compacted_topics = guarded_topics, compacted_topics
         self.guard = OffsetGuard()
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        assigned = [tp for tp in self.assignment() if tp.topic in self.gapless_topics]
+        assigned = [tp for tp in self.assignment() if tp.topic in self.guarded_topics]
         committed = {tp: self._committed_offset.get(tp) for tp in assigned}
         unknown = [tp for tp, offset in committed.items() if offset is None]
         earliest = await self.earliest_offsets(*unknown) if unknown else {}
@@ -91,7 +95,7 @@ class ContiguousConsumer(Consumer):
         async for tp, message in super().getmany(timeout):
             if tp in sought:
                 continue  # the rest of this batch is from before the seek
-            if not self.guard.check(tp, message.offset):
+            if not self.guard.check(tp, message.offset, may_have_holes=tp.topic in self.compacted_topics):
                 sought.add(tp)
                 await self.seek(tp, self.guard.expected[tp])
                 continue
