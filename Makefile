@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## chaos: faults survived (issue 18): kill -9 of each service and a broker restart during a load,
-## then every count must add up; exits 1 on any loss. Not part of `make test` (about 6-8 minutes).
+## then every count must add up; exits 1 on any loss. Run by .ci/run after `make test` (about 5-6 minutes).
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
 

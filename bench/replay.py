@@ -3,15 +3,18 @@ topics (issue.events, rating.requested, rating.recorded, notifier.outcomes) into
 application on one worker with the rocksdb store, and the worker's peak memory (RSS) with the
 issues of that history in its tables. Writes `bench/results/replay.json`.
 
-The issue asks for 1,000,000 decision events and 1,000,000 issues; on a small machine that takes
-long, so both are parameters: `BENCH_REPLAY_EVENTS` (default 10,000, about two minutes on two
-cores) and the issues follow from the mix (about 6.4 decision events per issue). The measured
-figures and the machine are written down; extrapolate with care (rocksdb's cost grows with size).
+The issue asks for 1,000,000 decision events and 1,000,000 issues; both are parameters, as that
+takes long on a small machine: `BENCH_REPLAY_EVENTS` (default 10,000; the issues follow from the
+mix, about 5.3 decision events per issue) and `BENCH_REPLAY_TABLE_ISSUES` (default 0: skipped),
+the issues put into the worker's two issue-keyed tables (through their changelogs, restored into
+rocksdb by a starting worker) to measure its memory with that many issues. The committed result
+was made with `BENCH_REPLAY_EVENTS=1000000 BENCH_REPLAY_TABLE_ISSUES=1000000`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import tempfile
@@ -23,7 +26,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.broker import bench_broker
-from bench.common import write_result
+from bench.common import RESULTS, write_result
 from okrate.kafka_clients import consumer_config, producer_config
 from okrate.settings import load_settings
 from schemas.codec import encode
@@ -46,7 +49,9 @@ from streams.agents.stats import by_dimension_topic
 from streams.app import StreamsConfig, create_app
 
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
+TABLE_ISSUES = int(os.environ.get("BENCH_REPLAY_TABLE_ISSUES", "0"))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+RESULT = RESULTS / "replay.json"
 
 
 def history(events: int):
@@ -174,6 +179,73 @@ async def refold(settings, bootstrap: str, data_dir: Path, total_events: int) ->
     }
 
 
+def _table_values(iid: str) -> dict[str, bytes]:
+    """The `issues` and `stats-issues` values of one issue as the worker writes them, from a real
+    history through the pure rules (made once, then re-labelled per issue)."""
+    from streams import issue_decider
+    from streams.agents.issues import CODEC as ISSUE_CODEC
+    from streams.agents.stats import ISSUES_CODEC
+    from streams.rules import Rules
+    from streams.stats.facts import contribute
+
+    state = stats = None
+    for offset, (key, (spec, record)) in enumerate(history(20)):
+        if key != iid:
+            continue
+        if spec is ISSUE_EVENTS or isinstance(record, RatingRequested):
+            state, _ = issue_decider.run(state, record, Rules())
+        stats, _ = contribute(stats, record, f"{spec.name}:0:{offset}", "Europe/Moscow")
+    return {"issues": ISSUE_CODEC.dumps(state), "stats-issues": ISSUES_CODEC.dumps(stats)}
+
+
+def fill_tables(bootstrap: str, app, issues: int) -> None:
+    """`issues` issues in the worker's two issue-keyed tables: written to their changelog topics
+    (partitioned as Faust partitions them), which a starting worker restores into rocksdb."""
+    template = _table_values("100001")
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 50, "batch.num.messages": 10000}))
+    for name, value in template.items():
+        topic = app.faust.tables[name].changelog_topic.get_topic_name()
+        for n in range(issues):
+            iid = str(10_000_000 + n)
+            while True:
+                try:
+                    producer.produce(topic, key=iid.encode(), value=value.replace(b"100001", iid.encode()))
+                    break
+                except BufferError:
+                    producer.poll(0.5)
+    assert producer.flush(300) == 0
+
+
+async def rss_with_issues(settings, bootstrap: str, data_dir: Path, issues: int) -> dict:
+    """The worker's memory with `issues` issues in each of its issue-keyed tables (rocksdb)."""
+    app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, data_dir=data_dir, store="rocksdb://",
+                                   app_id=f"okrate-bench-tables-{uuid.uuid4().hex[:6]}", metadata_max_age_ms=1000))
+    t = time.monotonic()
+    await asyncio.to_thread(fill_tables, bootstrap, app, issues)
+    fill_seconds = time.monotonic() - t
+    before = rss_mib()
+    t = time.monotonic()
+    await app.faust.start()
+    peak = rss_mib()
+    try:
+        recovered = app.faust.tables.recovery.completed
+        while not recovered.is_set():
+            await asyncio.sleep(1.0)
+            peak = max(peak, rss_mib())
+        restore_seconds = time.monotonic() - t
+        counted = {name: sum(1 for _ in app.faust.tables[name].keys()) for name in ("issues", "stats-issues")}
+        await asyncio.sleep(5.0)
+        peak = max(peak, rss_mib())
+        steady = rss_mib()
+    finally:
+        await app.faust.stop()
+    return {
+        "table_issues": issues, "table_keys_counted": counted, "tables_fill_seconds": round(fill_seconds, 1),
+        "tables_restore_seconds": round(restore_seconds, 1), "rss_mib_before_start": round(before, 1),
+        "rss_mib_peak_with_tables": round(peak, 1), "rss_mib_after_restore": round(steady, 1),
+    }
+
+
 def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
     consumer = Consumer(consumer_config(bootstrap, "okrate-bench-ends"))
     try:
@@ -184,29 +256,40 @@ def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
 
 
 def main() -> dict:
+    """Both phases; with BENCH_REPLAY_EVENTS=0 only the tables' phase runs, and the refold figures
+    of the previous result are kept (they say when they were measured)."""
+    previous = json.loads(RESULT.read_text()) if RESULT.exists() else {}
     with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-replay-") as tmp:
         settings = load_settings(_env_file=None, kafka_bootstrap_servers=bootstrap,
                                  topic_prefix=f"bench{uuid.uuid4().hex[:6]}-")
         ensure_topics(bootstrap, settings)
-        t = time.monotonic()
-        issues = fill(bootstrap, settings, EVENTS)
-        fill_seconds = time.monotonic() - t
-        measured = asyncio.run(refold(settings, bootstrap, Path(tmp) / "streams", EVENTS))
-    result = {
-        "decision_events": EVENTS,
-        "issues": issues,
-        "topic_partitions": settings.topic_partitions,
-        "store": "rocksdb://",
-        "fill_seconds": round(fill_seconds, 1),
-        **measured,
-        "note": ("one worker, from offset 0 of the four decision topics to the last fold committed, "
-                 "startup included; dimension messages = the repartitioned effects (one per event and "
-                 "dimension it counts in); RSS is the whole benchmark process (worker + generator), "
-                 "the broker runs apart. The issue's 1,000,000 events / 1,000,000 issues were not run "
-                 "on this machine: see BENCH_REPLAY_EVENTS."),
-    }
+        if EVENTS:
+            t = time.monotonic()
+            issues = fill(bootstrap, settings, EVENTS)
+            fill_seconds = time.monotonic() - t
+            result = {
+                "decision_events": EVENTS, "issues": issues, "topic_partitions": settings.topic_partitions,
+                "store": "rocksdb://", "fill_seconds": round(fill_seconds, 1), "refold_at": _now(),
+                **asyncio.run(refold(settings, bootstrap, Path(tmp) / "streams", EVENTS)),
+            }
+        else:
+            result = {k: v for k, v in previous.items() if k not in ("benchmark", "at", "machine", "note")}
+            result.setdefault("refold_at", previous.get("at"))
+        if TABLE_ISSUES:
+            result |= {"tables_at": _now(),
+                       **asyncio.run(rss_with_issues(settings, bootstrap, Path(tmp) / "tables", TABLE_ISSUES))}
+    result["note"] = (
+        "one worker, rocksdb store. Refold: from offset 0 of the four decision topics to the last fold "
+        "committed, startup included; dimension messages = the StatsEffects batches. Tables: the issues "
+        "put into the worker's `issues` and `stats-issues` tables through their changelogs, restored by a "
+        "starting worker, then counted. RSS is the whole benchmark process (worker + generator); the "
+        "broker runs apart.")
     write_result("replay", result)
     return result
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 if __name__ == "__main__":

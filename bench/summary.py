@@ -26,13 +26,22 @@ def _e2e(r: dict[str, Any]) -> str:
             f"p99 {p['p99_ms']} ms")
 
 
+def _replay(r: dict[str, Any]) -> str:
+    out = (f"refold of {r['decision_events']:,} decision events ({r['issues']:,} issues): "
+           f"{r['events_per_second']:,.0f} events/s, peak RSS {r['peak_rss_mib_sampled']:,.0f} MiB")
+    if "table_issues" in r:
+        out += (f"; {r['table_issues']:,} issues in each issue table (restored in {r['tables_restore_seconds']:g} s): "
+                f"peak RSS {r['rss_mib_peak_with_tables']:,.0f} MiB")
+    return out
+
+
 def _generic(r: dict[str, Any]) -> str:
     skip = {"benchmark", "at", "machine", "floors", "floors_met", "floor_met", "note"}
     parts = [f"{k}: {v}" for k, v in r.items() if k not in skip and not isinstance(v, (dict, list))]
     return "; ".join(parts)[:400]
 
 
-FORMATS = {"ingest": _ingest, "streams": _streams, "e2e": _e2e}
+FORMATS = {"ingest": _ingest, "streams": _streams, "e2e": _e2e, "replay": _replay}
 
 
 def benchmarks_markdown() -> str:
