@@ -97,6 +97,10 @@ class ContiguousConsumer(Consumer):
                 continue  # the rest of this batch is from before the seek
             if not self.guard.check(tp, message.offset, may_have_holes=tp.topic in self.compacted_topics):
                 sought.add(tp)
-                await self.seek(tp, self.guard.expected[tp])
+                try:
+                    await self.seek(tp, self.guard.expected[tp])
+                except Exception as exc:  # revoked meanwhile: the next assignment seeks afresh
+                    log.warning("%s[%d]: seek back failed (%s: %s); the record is not delivered",
+                                tp.topic, tp.partition, type(exc).__name__, exc)
                 continue
             yield tp, message
