@@ -39,7 +39,6 @@ class OffsetGuard:
         self.max_seeks = max_seeks
         self.expected: dict[TP, int] = {}
         self._seeks: Counter[tuple[TP, int]] = Counter()
-        self.refused = 0
 
     def reset(self, positions: dict[TP, int]) -> None:
         self.expected = dict(positions)
@@ -54,7 +53,6 @@ class OffsetGuard:
             self._seeks[(tp, expected)] += 1
             max_seeks = 1 if may_have_holes else self.max_seeks
             if self._seeks[(tp, expected)] <= max_seeks:
-                self.refused += 1
                 log.warning("%s[%d]: record at offset %d arrived while %d is next; seeking back to %d",
                             tp.topic, tp.partition, offset, expected, expected)
                 return False
