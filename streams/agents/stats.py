@@ -9,9 +9,10 @@ workers share the partitions):
    being processed); the effects are gathered in a batch (`streams.stats.batch`) and sent as one
    `StatsEffects` message per dimension to the internal topic `<app id>.stats.by-dimension`, keyed
    by dimension, when the batch is full or at the latest every `FLUSH_EVERY_S`. The stream does
-   not ack on its own (`noack`): an event is acked only once the batch holding its effects was
-   sent, so no offset is committed before what it caused was sent (and a rebalance waits for
-   the flush: `stream_wait_empty`). A restart redelivers the unacked events; their facts are
+   not ack on its own (`noack`): an event is acked only once the broker has acknowledged the
+   batch holding its effects, so no offset is committed before what it caused was stored (and a
+   rebalance waits for the flush: `stream_wait_empty`). A batch that cannot be delivered stops
+   the worker rather than let a later batch pass it. A restart redelivers the unacked events; their facts are
    already in the table and are emitted again, identically, and the fold skips them by position.
    Sends are `force=True`, in order: a dimension receives one source partition's effects in that
    partition's order, which the fold's dedup relies on. (Faust's own `take_events` batching lost
@@ -122,8 +123,18 @@ def register(app: StreamsApp) -> None:
                 return
             messages, events = batch.drain(), list(held)
             held.clear()
-            for message in messages:
-                await out_topic.send(key=dimension_key(message.dimension), value=encode(message), force=True)
+            try:
+                delivered = [await out_topic.send(key=dimension_key(m.dimension), value=encode(m), force=True)
+                             for m in messages]
+                await asyncio.gather(*delivered)
+            except Exception as exc:
+                # The fold skips positions below what it has folded: sending later batches after
+                # a lost one would lose its effects for good. Stop; a restart redelivers the
+                # unacked events and emits their effects again.
+                log.critical("statistics batch not delivered (%s: %s): stopping the worker",
+                             type(exc).__name__, exc)
+                await app.faust.crash(exc)
+                return
             for event in events:
                 await acking.ack(event)
 

@@ -32,6 +32,7 @@ from schemas.records import (
     RatingRequested,
     Record,
     SideEffectOutcome,
+    StatsEffects,
     TelegramUpdateEnvelope,
 )
 from schemas.topics import (
@@ -40,8 +41,10 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     RATING_STATS,
+    STATS_BY_DIMENSION,
     TELEGRAM_UPDATES,
 )
+from streams.stats.fold import split_position
 
 OKDESK_RATES = {1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"}
 SEND_REQUEST = "telegram.send_request"
@@ -248,7 +251,60 @@ def stats_equal_refold(bootstrap: str, settings: Settings, scratch_prefix: str, 
                   if getattr(a, k) != getattr(b, k) and k != "updated_at"]
         examples.append(f"{d}: {'; '.join(fields)[:300]}")
     check.fail("dimensions whose live figures differ from the refold (live ≠ refold)", examples, limit=3)
+    differences, counted = _fold_difference(bootstrap, STATS_BY_DIMENSION.full_name(settings),
+                                            _refold_topic(bootstrap, scratch_prefix))
+    check.counts["source positions counted in `all` (live / refold)"] = f"{counted[0]} / {counted[1]}"
+    check.fail("source positions counted differently in `all`", differences, limit=20)
     return check
+
+
+@dataclass
+class _FoldTrace:
+    folded: dict[str, int] = field(default_factory=dict)  # source position -> offset of its message
+    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (message offset, high-water)
+
+
+def _trace_fold(bootstrap: str, topic: str, dimension: str) -> _FoldTrace:
+    """The fold's dedup (`streams.stats.fold`) replayed over a by-dimension topic."""
+    trace, high = _FoldTrace(), {}
+    for message in read_to_end(bootstrap, topic):
+        try:
+            batch = decode(message.value, (StatsEffects,))
+        except DecodeError:
+            continue
+        if batch.dimension != dimension:
+            continue
+        for pos in batch.positions:
+            source, offset = split_position(pos)
+            if offset <= high.get(source, -1):
+                trace.skipped.setdefault(pos, (message.offset, high[source]))
+            else:
+                high[source] = offset
+                trace.folded[pos] = message.offset
+    return trace
+
+
+def _refold_topic(bootstrap: str, scratch_prefix: str) -> str:
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    return next(t for t in sorted(topics) if t.startswith(scratch_prefix) and t.endswith(".stats.by-dimension"))
+
+
+def _fold_difference(bootstrap: str, live_topic: str, refold_topic: str,
+                     dimension: str = "all") -> tuple[list[str], tuple[int, int]]:
+    """Which source positions the live fold and the refold counted differently, and why: a
+    position the live fan-out never sent, or one it sent after the fold had passed it."""
+    live, rebuilt = _trace_fold(bootstrap, live_topic, dimension), _trace_fold(bootstrap, refold_topic, dimension)
+    out = []
+    for pos in sorted(rebuilt.folded.keys() - live.folded.keys()):
+        if pos in live.skipped:
+            at, high = live.skipped[pos]
+            out.append(f"{pos} sent live at {at} when the fold was at {high}")
+        else:
+            out.append(f"{pos} never sent live")
+    out += [f"{pos} counted live only (at {live.folded[pos]})" for pos in sorted(live.folded.keys() - rebuilt.folded.keys())]
+    return out, (len(live.folded), len(rebuilt.folded))
 
 
 # -- 5. two workers = one ------------------------------------------------------------------------

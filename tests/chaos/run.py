@@ -33,6 +33,7 @@ from schemas.topics import (
     CLOCK_TICKS,
     CONTACT_LINKS,
     ISSUE_EVENTS,
+    NOTIFIER_OUTCOMES,
     OKDESK_EVENTS,
     RATING_RECEIVED,
     RATING_RECORDED,
@@ -82,7 +83,9 @@ def _lags(bootstrap: str, settings: Settings) -> dict[str, int]:
 
     wanted = {
         settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, ISSUE_EVENTS, RATING_RECEIVED,
-                                  REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION),
+                                  REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION,
+                                  # the statistics' fan-out also reads these
+                                  RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES),
         group_id(settings, "requests"): (RATING_REQUESTED,),
         group_id(settings, "decisions"): (RATING_RECORDED,),
     }
