@@ -46,7 +46,7 @@ from schemas.topics import (
     ensure_topics,
 )
 from streams.agents.stats import by_dimension_topic
-from streams.app import StreamsConfig, create_app
+from streams.app import REFOLD_STATS_BATCHING, StreamsConfig, create_app
 
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
 TABLE_ISSUES = int(os.environ.get("BENCH_REPLAY_TABLE_ISSUES", "0"))
@@ -143,7 +143,8 @@ def rss_mib() -> float:
 async def refold(settings, bootstrap: str, data_dir: Path, total_events: int) -> dict:
     app_id = f"okrate-bench-replay-{uuid.uuid4().hex[:6]}"
     app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=app_id,
-                                   data_dir=data_dir, store="rocksdb://", metadata_max_age_ms=1000))
+                                   data_dir=data_dir, store="rocksdb://", metadata_max_age_ms=1000,
+                                   stats_batching=REFOLD_STATS_BATCHING))
     inputs = [s.full_name(settings) for s in (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)]
     by_dim = by_dimension_topic(app).full_name(settings)
     parts = settings.topic_partitions

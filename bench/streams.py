@@ -1,10 +1,15 @@
 """`okrate bench streams`: raw webhooks per second through the streams worker (okdesk.events to
 rating.requested, on one worker), against a bare confluent-kafka loop that only consumes and
-decodes the same topic, in the same run. Floor: 3,000 events/s."""
+decodes the same topic, in the same run. Floor: 3,000 events/s.
+
+Two more baselines say where the time goes: one bare Faust agent that consumes and decodes the
+same topic (what a Faust step costs before any okrate code runs), and one that also sends a
+message per event (one hop of a pipeline: the worker chains four or five of them per webhook)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -12,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import faust
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.broker import bench_broker
@@ -109,6 +115,39 @@ def bare_loop(bootstrap: str, topic: str, total: int) -> float:
     return done / (time.perf_counter() - started)
 
 
+async def faust_loop(bootstrap: str, topic: str, total: int, sink: str | None) -> float:
+    """One bare Faust agent (same settings as the worker's where they matter): consume and decode
+    every message, and with `sink` also send it on, as an agent step does; events per second."""
+    app = faust.App(f"bench-faust-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://",
+                    web_enabled=False, key_serializer="raw", value_serializer="raw",
+                    consumer_auto_offset_reset="earliest", processing_guarantee="at_least_once",
+                    producer_acks=-1, producer_linger=0.01, producer_compression_type="lz4",
+                    broker_commit_interval=1.0)
+    out = app.topic(sink) if sink else None
+    finished = asyncio.Event()
+    seen = {"n": 0, "started": 0.0}
+
+    @app.agent(app.topic(topic), concurrency=1)
+    async def step(stream):
+        async for event in stream.events():
+            if not seen["n"]:
+                seen["started"] = time.perf_counter()
+            json.loads(decode(event.value).body)
+            if out is not None:
+                await out.send(key=event.key, value=event.value, force=True)
+            seen["n"] += 1
+            if seen["n"] >= total:
+                finished.set()
+
+    await app.start()
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), 1800)
+        return seen["n"] / (time.perf_counter() - seen["started"])
+    finally:
+        await app.stop()
+
+
 async def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str) -> tuple[float, int]:
     app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=f"bench-{uuid.uuid4().hex[:6]}",
                                    data_dir=data_dir, store=store))
@@ -132,7 +171,12 @@ def main() -> dict:
         settings = load_settings(_env_file=None, topic_prefix=f"bench{uuid.uuid4().hex[:6]}-", kafka_bootstrap_servers=bootstrap)
         ensure_topics(bootstrap, settings)
         prefill(bootstrap, settings, items)
-        bare = bare_loop(bootstrap, OKDESK_EVENTS.full_name(settings), len(items))
+        source = OKDESK_EVENTS.full_name(settings)
+        bare = bare_loop(bootstrap, source, len(items))
+        sink_settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}sink-"})
+        ensure_topics(bootstrap, sink_settings, [OKDESK_EVENTS])
+        faust_consume = asyncio.run(faust_loop(bootstrap, source, len(items), None))
+        faust_step = asyncio.run(faust_loop(bootstrap, source, len(items), OKDESK_EVENTS.full_name(sink_settings)))
         store = os.environ.get("BENCH_STREAMS_STORE", "rocksdb://")
         seconds, produced = asyncio.run(streams_rate(settings, bootstrap, expected, Path(tmp), store))
     rate = len(items) / seconds
@@ -140,6 +184,9 @@ def main() -> dict:
         "events": len(items), "requests_expected": expected, "requests_seen": produced,
         "store": store, "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
         "ratio_to_bare": round(rate / bare, 3), "seconds": round(seconds, 1),
+        "bare_faust_agent_consume_decode_per_s": round(faust_consume, 1),
+        "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
+        "ratio_to_bare_faust_step": round(rate / faust_step, 3),
         "floor_events_per_s": FLOOR, "floor_met": rate >= FLOOR,
         "note": "requests_seen counts messages on rating.requested (an undeliverable request is one message; "
                 "a late link or a duplicate trigger can add more).",

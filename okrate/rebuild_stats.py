@@ -51,7 +51,7 @@ def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
 def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Path, *, store: str = "rocksdb://",
            timeout: float = 24 * 3600, progress=None) -> dict[str, StatsSnapshot]:
     from streams.agents.stats import by_dimension_topic
-    from streams.app import StreamsConfig, create_app
+    from streams.app import REFOLD_STATS_BATCHING, StreamsConfig, create_app
 
     scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
     ensure_topics(bootstrap, scratch)
@@ -62,7 +62,7 @@ def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Pa
         app = create_app(StreamsConfig(
             settings=scratch, bootstrap=bootstrap, app_id=group, data_dir=data_dir, store=store,
             source_prefix=settings.topic_prefix, source_topics=DECISION_TOPICS, agents=("stats",),
-            metadata_max_age_ms=5000,
+            metadata_max_age_ms=5000, stats_batching=REFOLD_STATS_BATCHING,
         ))
         inputs = [by_dimension_topic(app).full_name(app.settings)]
         await app.faust.start()

@@ -140,6 +140,8 @@ async def _run_until_caught_up(app, bootstrap: str, group: str, inputs: list[str
     quiet = 0
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
+        if app.faust.crashed:  # its consumer has left the group: nothing would move any more
+            raise ReplayError(f"the worker crashed: {app.faust.crash_reason!r}")
         done = await asyncio.to_thread(committed, bootstrap, group, raw_ends)
         raw_done = sum(min(done.get((tp.topic, tp.partition), 0), end) for tp, end in raw_ends.items())
         if progress is not None:

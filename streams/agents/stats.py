@@ -8,7 +8,7 @@ workers share the partitions):
    table is written event by event (Faust files a table write under the partition of the event
    being processed); the effects are gathered in a batch (`streams.stats.batch`) and sent as one
    `StatsEffects` message per dimension to the internal topic `<app id>.stats.by-dimension`, keyed
-   by dimension, when the batch is full or at the latest every `FLUSH_EVERY_S`. The stream does
+   by dimension, when the batch is full or at the latest every `StreamsConfig.stats_batching.every_s`. The stream does
    not ack on its own (`noack`): an event is acked only once the broker has acknowledged the
    batch holding its effects, so no offset is committed before what it caused was stored (and a
    rebalance waits for the flush: `stream_wait_empty`). A batch that cannot be delivered stops
@@ -76,9 +76,6 @@ FANOUT = "stats-fanout"
 FOLD = "stats-fold"
 ISSUES_TABLE = "stats-issues"
 DIMENSIONS_TABLE = "stats"
-# A batch is sent when it holds this many events, or this long after the last send.
-BATCH_MAX_EVENTS = 1000
-FLUSH_EVERY_S = 0.1
 
 INPUTS: dict[TopicSpec, tuple[type, ...]] = {
     ISSUE_EVENTS: (IssueEvent,),
@@ -112,6 +109,7 @@ def register(app: StreamsApp) -> None:
     stats_topic = app.topic(RATING_STATS)
 
     batch = EffectBatch()
+    batching = app.config.stats_batching
     held: list = []  # the events whose effects are in `batch`: acked once it is sent
     flushing = asyncio.Lock()
     fanout_topic = app.inputs(*INPUTS)
@@ -162,12 +160,16 @@ def register(app: StreamsApp) -> None:
         async for event in acking.events():
             await fan_out_one(event)
             held.append(event)  # after its effects joined the batch: a flush acks what it holds
-            if len(held) >= BATCH_MAX_EVENTS:
+            if len(held) >= batching.max_events:
                 await flush()
 
-    @app.faust.timer(FLUSH_EVERY_S)
+    @app.faust.timer(batching.every_s)
     async def flush_effects() -> None:
-        await flush()
+        try:
+            await flush()
+        except Exception as exc:  # a timer that raises is never run again: the batch would wait forever
+            log.exception("statistics flush failed: stopping the worker")
+            await app.faust.crash(exc)
 
     app.faust.before_wait_empty.append(flush)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from okrate.replay import compare, decisions
 from schemas.records import RatingClosed, RatingRequested
 
@@ -30,3 +32,13 @@ def test_a_request_to_someone_else_is_a_change():
     changes = compare(decisions([requested("1.0.1", 555)], []), decisions([requested("1.0.1", 556)], []))
     assert changes["requests"].changed == {"1.0.1": ("to 555", "to 556")}
     assert compare(decisions([requested("1.0.2", None)], []), decisions([], []))["requests"].removed == {"1.0.2": "undeliverable"}
+
+
+async def test_a_replay_whose_worker_crashed_fails_at_once_with_the_reason_rather_than_waiting():
+    from types import SimpleNamespace
+
+    from okrate.replay import ReplayError, _run_until_caught_up
+
+    app = SimpleNamespace(faust=SimpleNamespace(crashed=True, crash_reason=RuntimeError("rocksdb: no space left")))
+    with pytest.raises(ReplayError, match="crashed: RuntimeError\\('rocksdb: no space left'\\)"):
+        await _run_until_caught_up(app, "127.0.0.1:1", "group", [], {}, None, timeout=30)
