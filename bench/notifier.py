@@ -5,27 +5,26 @@ Against the Bot API stand-in enforcing Telegram's limits (30 messages/s in total
   (floor 0);
 - 20 requests to one chat, in the same burst: the gaps between its messages (≥ 1 s);
 - the callback answer latency while that backlog drains: a press every 0.5 s, p99 < 1 s.
-Uses KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts a throw-away local broker.
+Uses KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts a throw-away local broker;
+BENCH_NOTIFIER_REQUESTS sets N.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import itertools
-import json
 import os
-import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from confluent_kafka import Producer
 
+from bench.broker import bench_broker
+from bench.common import percentile, write_result
 from okrate.kafka_clients import producer_config
 from okrate.settings import load_settings
 from sandbox.telegram_api import running_telegram
@@ -36,7 +35,6 @@ from schemas.records import RatingRequested, utc_now
 from schemas.topics import RATING_REQUESTED, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "notifier.json"
 ONE_CHAT = 7_000_000
 
 
@@ -48,17 +46,6 @@ def _request(issue: int, n: int, chat: int) -> RatingRequested:
         title=f"Заявка {issue}", deliverable=True, recipient_user_id=chat, recipient_chat_id=chat,
         addressed_at=now,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 async def run(bootstrap: str, requests: int, one_chat: int) -> dict:
@@ -130,34 +117,23 @@ async def run(bootstrap: str, requests: int, one_chat: int) -> dict:
         }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--one-chat", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
-    if not bootstrap:
-        from okrate.local_kafka import LocalKafka
-
-        broker = LocalKafka(Path(tempfile.mkdtemp(prefix="okrate-bench-")), _free_port())
-        broker.up(log=lambda _m: None)
-        bootstrap = broker.bootstrap
+def main() -> dict:
     # The stand-in keeps every chat and call in memory; the collector's full passes over them
     # would stall its event loop and bunch up arrival times that Telegram's servers would not.
     gc.disable()
     try:
-        result = asyncio.run(run(bootstrap, args.requests, args.one_chat))
+        with bench_broker() as bootstrap:
+            result = asyncio.run(run(bootstrap, int(os.environ.get("BENCH_NOTIFIER_REQUESTS", "3000")), 20))
     finally:
-        if broker:
-            broker.down(log=lambda _m: None)
-    result["ok"] = (result["messages_per_second"] >= 28 and result["http_429_received"] == 0
-                    and (result["one_chat"]["min_gap_s"] or 1) >= 1.0
-                    and result["callback_answer_latency_s"]["p99"] < 1.0)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+        gc.enable()
+    result["floors_met"] = {
+        "messages_per_s_28": result["messages_per_second"] >= 28,
+        "no_429": result["http_429_received"] == 0,
+        "one_chat_gap_1s": (result["one_chat"]["min_gap_s"] or 1) >= 1.0,
+        "press_answer_p99_1s": result["callback_answer_latency_s"]["p99"] < 1.0,
+    }
+    write_result("notifier", result)
+    return result
 
 
 if __name__ == "__main__":

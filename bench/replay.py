@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 import uuid
@@ -52,6 +53,7 @@ EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
 TABLE_ISSUES = int(os.environ.get("BENCH_REPLAY_TABLE_ISSUES", "0"))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RESULT = RESULTS / "replay.json"
+STALL_S = 600.0  # no commit anywhere for this long: the refold is stuck
 
 
 def history(events: int):
@@ -151,18 +153,28 @@ async def refold(settings, bootstrap: str, data_dir: Path, total_events: int) ->
     started = time.monotonic()
     peak_rss = rss_mib()
     await app.faust.start()
-    first_progress = None
+    first_progress, last, moved, told = None, None, time.monotonic(), 0.0
     try:
         while True:
             await asyncio.sleep(1.0)
+            if app.faust.crashed:
+                raise RuntimeError(f"the worker crashed: {app.faust.crash_reason!r}")
             peak_rss = max(peak_rss, rss_mib())
             in_lag = await asyncio.to_thread(lag, bootstrap, app_id, inputs, parts)
             if first_progress is None and in_lag < total_events:
                 first_progress = time.monotonic()
-            if in_lag == 0:
-                dim_lag = await asyncio.to_thread(lag, bootstrap, app_id, [by_dim], parts)
-                if dim_lag == 0:
-                    break
+            dim_lag = await asyncio.to_thread(lag, bootstrap, app_id, [by_dim], parts)
+            if in_lag == 0 and dim_lag == 0:
+                break
+            if (in_lag, dim_lag) != last:
+                last, moved = (in_lag, dim_lag), time.monotonic()
+            elif time.monotonic() - moved > STALL_S:
+                raise RuntimeError(f"the refold stalled: nothing committed for {STALL_S:.0f}s "
+                                   f"(decision events left {in_lag}, dimension batches left {dim_lag})")
+            if time.monotonic() - told >= 30:
+                told = time.monotonic()
+                print(f"[replay {time.strftime('%H:%M:%S')}] decision events left {in_lag}, "
+                      f"dimension batches left {dim_lag}, RSS {rss_mib():.0f} MiB", file=sys.stderr, flush=True)
         elapsed = time.monotonic() - started
         dim_messages = sum(
             (await asyncio.to_thread(_end_offsets, bootstrap, by_dim, parts)).values())
@@ -256,9 +268,14 @@ def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
         consumer.close()
 
 
+TABLE_KEYS = ("tables_at", "table_issues", "table_keys_counted", "tables_fill_seconds", "tables_restore_seconds",
+              "rss_mib_before_start", "rss_mib_peak_with_tables", "rss_mib_after_restore")
+
+
 def main() -> dict:
-    """Both phases; with BENCH_REPLAY_EVENTS=0 only the tables' phase runs, and the refold figures
-    of the previous result are kept (they say when they were measured)."""
+    """Both phases; with BENCH_REPLAY_EVENTS=0 only the tables' phase runs and the refold figures
+    of the previous result are kept, with BENCH_REPLAY_TABLE_ISSUES=0 (the default) the tables'
+    figures are (each says when it was measured)."""
     previous = json.loads(RESULT.read_text()) if RESULT.exists() else {}
     with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-replay-") as tmp:
         settings = load_settings(_env_file=None, kafka_bootstrap_servers=bootstrap,
@@ -274,11 +291,14 @@ def main() -> dict:
                 **asyncio.run(refold(settings, bootstrap, Path(tmp) / "streams", EVENTS)),
             }
         else:
-            result = {k: v for k, v in previous.items() if k not in ("benchmark", "at", "machine", "note")}
+            result = {k: v for k, v in previous.items() if k not in ("benchmark", "at", "machine", "note")
+                      and k not in TABLE_KEYS}
             result.setdefault("refold_at", previous.get("at"))
         if TABLE_ISSUES:
             result |= {"tables_at": _now(),
                        **asyncio.run(rss_with_issues(settings, bootstrap, Path(tmp) / "tables", TABLE_ISSUES))}
+        else:  # the tables' figures of the previous result stay (they say when they were measured)
+            result |= {k: v for k, v in previous.items() if k in TABLE_KEYS}
     result["note"] = (
         "one worker, rocksdb store. Refold: from offset 0 of the four decision topics to the last fold "
         "committed, startup included; dimension messages = the StatsEffects batches. Tables: the issues "

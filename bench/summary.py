@@ -15,8 +15,19 @@ def _ingest(r: dict[str, Any]) -> str:
 
 
 def _streams(r: dict[str, Any]) -> str:
-    return (f"{r['events']:,} raw events → rating.requested at {r['worker_events_per_s']:,.0f} events/s on one worker "
-            f"({r['store']}); a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s")
+    out = (f"{r['events']:,} raw events → rating.requested at {r['worker_events_per_s']:,.0f} events/s on one worker "
+           f"({r['store']}); a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s")
+    if "bare_faust_agent_consume_decode_send_per_s" in r:
+        out += (f"; one bare Faust agent: consume+decode {r['bare_faust_agent_consume_decode_per_s']:,.0f}/s, "
+                f"consume+decode+send {r['bare_faust_agent_consume_decode_send_per_s']:,.0f}/s")
+    return out
+
+
+def _notifier(r: dict[str, Any]) -> str:
+    press = r["callback_answer_latency_s"]
+    return (f"{r['requests']:,} requests to {r['chats']:,} chats against the Bot API stand-in's limits: "
+            f"{r['messages_per_second']} messages/s (floor 28), {r['http_429_received']} × 429; one chat: gaps "
+            f"≥ {r['one_chat']['min_gap_s']} s; press answers during the backlog: p99 {press['p99'] * 1000:.1f} ms")
 
 
 def _e2e(r: dict[str, Any]) -> str:
@@ -41,7 +52,7 @@ def _generic(r: dict[str, Any]) -> str:
     return "; ".join(parts)[:400]
 
 
-FORMATS = {"ingest": _ingest, "streams": _streams, "e2e": _e2e, "replay": _replay}
+FORMATS = {"ingest": _ingest, "streams": _streams, "notifier": _notifier, "e2e": _e2e, "replay": _replay}
 
 
 def benchmarks_markdown() -> str:
