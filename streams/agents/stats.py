@@ -8,15 +8,16 @@ workers share the partitions):
    table is written event by event (Faust files a table write under the partition of the event
    being processed); the effects are gathered in a batch (`streams.stats.batch`) and sent as one
    `StatsEffects` message per dimension to the internal topic `<app id>.stats.by-dimension`, keyed
-   by dimension, when the batch is full or at the latest every `StreamsConfig.stats_batching.every_s`. The stream does
-   not ack on its own (`noack`): an event is acked only once the broker has acknowledged the
-   batch holding its effects, so no offset is committed before what it caused was stored (and a
-   rebalance waits for the flush: `stream_wait_empty`). A batch that cannot be delivered stops
-   the worker rather than let a later batch pass it. A restart redelivers the unacked events; their facts are
-   already in the table and are emitted again, identically, and the fold skips them by position.
-   Sends are `force=True`, in order: a dimension receives one source partition's effects in that
-   partition's order, which the fold's dedup relies on. (Faust's own `take_events` batching lost
-   messages under load in faust-streaming 0.15.3, which is why the batch is kept here.)
+   by dimension, when the batch is full or at the latest every `stats_batching.every_s` (see
+   `StreamsConfig`). The stream does not ack on its own (`noack`): an event is acked only once the
+   broker has acknowledged the batch holding its effects, so no offset is committed before what
+   it caused was stored (and a rebalance waits for the flush: `stream_wait_empty`). A batch that
+   cannot be delivered stops the worker rather than let a later batch pass it. A restart
+   redelivers the unacked events; their facts are already in the table and are emitted again,
+   identically, and the fold skips them by position. Sends are `force=True`, in order: a
+   dimension receives one source partition's effects in that partition's order, which the fold's
+   dedup relies on. (Faust's own `take_events` batching lost messages under load in
+   faust-streaming 0.15.3, which is why the batch is kept here.)
 2. `stats-fold` reads that topic, keeps the `stats` table (one `DimensionState` per dimension,
    JSON) and publishes the dimension's snapshot to the compacted `rating.stats` after every
    message, so the latest record per key is always the figure of everything folded (compaction
