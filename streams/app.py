@@ -150,6 +150,13 @@ class StreamsApp:
             producer_metadata_max_age_ms=config.metadata_max_age_ms,
             # Raw envelopes can be up to 4 MiB (schemas.topics.LARGE_MESSAGE_BYTES).
             consumer_max_fetch_size=8 * 1024 * 1024,
+            # At most this many records per poll. Faust's default (no limit) hands its fetcher
+            # everything prefetched at once; with a backlog (a refold, a worker back after
+            # downtime) delivering that to a slow agent took longer than the poll interval
+            # (`broker_max_poll_interval`, 1,000 s): the consumer left its group and the worker
+            # stalled, idle, without an error. Measured: a refold stalled exactly one poll
+            # interval after its start (1,000 s, and 90 s with the interval set to 90 s).
+            broker_max_poll_records=500,
             producer_max_request_size=8 * 1024 * 1024,
             producer_acks=-1,
             # A few milliseconds of batching turn one produce request per message into one per
