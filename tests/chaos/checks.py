@@ -253,7 +253,7 @@ def stats_equal_refold(bootstrap: str, settings: Settings, scratch_prefix: str, 
     check.fail("dimensions whose live figures differ from the refold (live ≠ refold)", examples, limit=3)
     differences, counted = _fold_difference(bootstrap, STATS_BY_DIMENSION.full_name(settings),
                                             _refold_topic(bootstrap, scratch_prefix))
-    check.counts["source positions counted in `all` (live / refold)"] = f"{counted[0]} / {counted[1]}"
+    check.counts["positions with effects in `all`, live / refold (interleaving differs)"] = f"{counted[0]} / {counted[1]}"
     if changed:  # (equal figures may come from other positions: a fact waiting for its request
         #          is counted at the request's position, and the topics' interleaving differs)
         check.fail("source positions counted differently in `all`", differences, limit=20)
