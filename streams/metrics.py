@@ -15,6 +15,10 @@ class StreamsMetrics:
                                  ["record"], registry=self.registry)
         self.lag = Gauge("okrate_streams_consumer_lag", "Messages not yet committed by the application, by topic",
                          ["topic"], registry=self.registry)
+        # 0 while the application has peers and a lag is a worker whose consumer left its group
+        # (faust-streaming does not rejoin after some revocations): restart it.
+        self.assigned = Gauge("okrate_streams_assigned_partitions", "Input partitions assigned to this worker",
+                              registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -27,4 +27,6 @@ def register(app: StreamsApp) -> None:
                 lag = {}
             for topic, behind in lag.items():
                 app.metrics.lag.labels(topic).set(behind)
+            names = set(topics)
+            app.metrics.assigned.set(sum(1 for tp in app.faust.consumer.assignment() if tp.topic in names))
             return self.bytes(app.metrics.render(), content_type="text/plain; version=0.0.4")

@@ -32,8 +32,9 @@ def status_json(settings, bootstrap, cwd) -> dict:
 async def metric(port: int, name: str, labels: str) -> float:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
+    wanted = f"{name}{{{labels}}} " if labels else f"{name} "
     for line in text.splitlines():
-        if line.startswith(f"{name}{{{labels}}}"):
+        if line.startswith(wanted):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -57,6 +58,8 @@ async def test_metrics_move_and_status_shows_lag(settings_for, kafka_bootstrap, 
         await asyncio.sleep(2.5)  # a commit
         lag = await metric(port, "okrate_streams_consumer_lag", f'topic="{settings.topic_prefix}okdesk.events"')
         assert lag == 0
+        # alone, the worker owns every partition of its inputs
+        assert await metric(port, "okrate_streams_assigned_partitions", "") == settings.topic_partitions * len(app.input_specs)
     finally:
         await app.faust.stop()
 
