@@ -111,7 +111,7 @@ def register(app: StreamsApp) -> None:
 
     batch = EffectBatch()
     batching = app.config.stats_batching
-    held: list = []  # the events whose effects are in `batch`: acked once it is sent
+    held: list = []  # the events whose effects are in `batch`: acked once it is delivered
     flushing = asyncio.Lock()
     fanout_topic = app.inputs(*INPUTS)
     acking = None  # the agent's own stream, without automatic acks, once it runs
