@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ from schemas.topics import (
     STATS_BY_DIMENSION,
     TELEGRAM_UPDATES,
 )
-from streams.stats.fold import split_position
+from streams.stats.batch import items_of
+from streams.stats.fold import fold, is_folded, split_position
 
 OKDESK_RATES = {1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"}
 SEND_REQUEST = "telegram.send_request"
@@ -251,53 +253,40 @@ def stats_equal_refold(bootstrap: str, settings: Settings, scratch_prefix: str, 
                   if getattr(a, k) != getattr(b, k) and k != "updated_at"]
         examples.append(f"{d}: {'; '.join(fields)[:300]}")
     check.fail("dimensions whose live figures differ from the refold (live ≠ refold)", examples, limit=3)
-    differences, counted = _fold_difference(bootstrap, STATS_BY_DIMENSION.full_name(settings),
-                                            _refold_topic(bootstrap, scratch_prefix))
-    check.counts["positions with effects in `all`, live / refold (interleaving differs)"] = f"{counted[0]} / {counted[1]}"
-    if changed:  # (equal figures may come from other positions: a fact waiting for its request
-        #          is counted at the request's position, and the topics' interleaving differs)
-        check.fail("source positions counted differently in `all`", differences, limit=20)
+    if changed:
+        check.fail("source positions counted differently in `all`",
+                   fold_difference(_trace_topic(bootstrap, STATS_BY_DIMENSION.full_name(settings)),
+                                   _trace_topic(bootstrap, _refold_topic(bootstrap, scratch_prefix))), limit=20)
     return check
 
 
 @dataclass
-class _FoldTrace:
+class FoldTrace:
     folded: dict[str, int] = field(default_factory=dict)  # source position -> offset of its message
-    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (message offset, high-water)
+    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (message offset, fold's high-water)
 
 
-def _trace_fold(bootstrap: str, topic: str, dimension: str) -> _FoldTrace:
-    """The fold's dedup (`streams.stats.fold`) replayed over a by-dimension topic."""
-    trace, high = _FoldTrace(), {}
-    for message in read_to_end(bootstrap, topic):
-        try:
-            batch = decode(message.value, (StatsEffects,))
-        except DecodeError:
-            continue
+def trace_fold(batches: Iterable[tuple[int, StatsEffects]], dimension: str = "all") -> FoldTrace:
+    """What the fold (`streams.stats.fold`, its own rule) did with each source position of one
+    dimension, given the by-dimension messages in order as (offset, batch)."""
+    trace, state = FoldTrace(), None
+    for offset, batch in batches:
         if batch.dimension != dimension:
             continue
-        for pos in batch.positions:
-            source, offset = split_position(pos)
-            if offset <= high.get(source, -1):
-                trace.skipped.setdefault(pos, (message.offset, high[source]))
+        for effect, pos in items_of(batch):
+            if is_folded(state, pos):
+                trace.skipped.setdefault(pos, (offset, state.folded[split_position(pos)[0]]))
             else:
-                high[source] = offset
-                trace.folded[pos] = message.offset
+                trace.folded[pos] = offset
+            state = fold(state, dimension, effect, pos)
     return trace
 
 
-def _refold_topic(bootstrap: str, scratch_prefix: str) -> str:
-    from confluent_kafka.admin import AdminClient
-
-    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
-    return next(t for t in sorted(topics) if t.startswith(scratch_prefix) and t.endswith(".stats.by-dimension"))
-
-
-def _fold_difference(bootstrap: str, live_topic: str, refold_topic: str,
-                     dimension: str = "all") -> tuple[list[str], tuple[int, int]]:
-    """Which source positions the live fold and the refold counted differently, and why: a
-    position the live fan-out never sent, or one it sent after the fold had passed it."""
-    live, rebuilt = _trace_fold(bootstrap, live_topic, dimension), _trace_fold(bootstrap, refold_topic, dimension)
+def fold_difference(live: FoldTrace, rebuilt: FoldTrace) -> list[str]:
+    """Which source positions the live fold and the refold counted differently, and why: one the
+    live fan-out never sent, or sent after the fold had passed it. (Equal figures may come from
+    different positions: a fact waiting for its request counts at the request's position, and
+    the topics interleave differently in a refold; so this is looked at only when figures differ.)"""
     out = []
     for pos in sorted(rebuilt.folded.keys() - live.folded.keys()):
         if pos in live.skipped:
@@ -305,8 +294,25 @@ def _fold_difference(bootstrap: str, live_topic: str, refold_topic: str,
             out.append(f"{pos} sent live at {at} when the fold was at {high}")
         else:
             out.append(f"{pos} never sent live")
-    out += [f"{pos} counted live only (at {live.folded[pos]})" for pos in sorted(live.folded.keys() - rebuilt.folded.keys())]
-    return out, (len(live.folded), len(rebuilt.folded))
+    return out + [f"{pos} counted live only (at {live.folded[pos]})"
+                  for pos in sorted(live.folded.keys() - rebuilt.folded.keys())]
+
+
+def _trace_topic(bootstrap: str, topic: str) -> FoldTrace:
+    batches = []
+    for message in read_to_end(bootstrap, topic):
+        try:
+            batches.append((message.offset, decode(message.value, (StatsEffects,))))
+        except DecodeError:
+            continue
+    return trace_fold(batches)
+
+
+def _refold_topic(bootstrap: str, scratch_prefix: str) -> str:
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    return next(t for t in sorted(topics) if t.startswith(scratch_prefix) and t.endswith(".stats.by-dimension"))
 
 
 # -- 5. two workers = one ------------------------------------------------------------------------
