@@ -1,16 +1,16 @@
 """`okrate bench streams`: raw webhooks per second through the streams worker (okdesk.events to
-rating.requested, on one worker), against a bare confluent-kafka loop that only consumes and
-decodes the same topic, in the same run. Floor: 3,000 events/s.
-
-Two more baselines say where the time goes: one bare Faust agent that consumes and decodes the
-same topic (what a Faust step costs before any okrate code runs), and one that also sends a
-message per event (one hop of a pipeline: the worker chains four or five of them per webhook)."""
+rating.requested), on one worker process and on two sharing the partitions, against baselines
+measured in the same run: a bare confluent-kafka loop that only consumes and decodes the same
+topic, one bare Faust agent that consumes and decodes it (what a Faust step costs before any okrate
+code runs), and one that also sends a message per event (one hop of a pipeline). Floors: one
+worker ≥ 0.6 × the bare consume+decode+send agent; two workers ≥ 1.3 × one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import tempfile
 import time
@@ -32,7 +32,6 @@ from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED, ensur
 from streams.app import StreamsConfig, create_app
 
 EVENTS = int(os.environ.get("BENCH_STREAMS_EVENTS", "200000"))
-FLOOR = 3000.0
 
 
 def _status_body(dialect: str, issue: int, new: str, old: str | None, contact: int) -> bytes:
@@ -148,25 +147,59 @@ async def faust_loop(bootstrap: str, topic: str, total: int, sink: str | None) -
         await app.stop()
 
 
-async def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str) -> tuple[float, int]:
-    app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                   data_dir=data_dir, store=store))
-    topic = RATING_REQUESTED.full_name(settings)
-    await app.faust.start()
+def _worker(prefix: str, source_prefix: str, bootstrap: str, app_id: str, data_dir: str, store: str,
+            loop: str, cython: bool) -> None:
+    """One streams worker process, as `okrate streams` runs it (killed by the parent when done)."""
+    from streams.worker import install_loop
+
+    install_loop(loop)
+    settings = load_settings(_env_file=None, topic_prefix=prefix, kafka_bootstrap_servers=bootstrap)
+
+    async def run() -> None:
+        app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=app_id, data_dir=Path(data_dir),
+                                       store=store, source_prefix=source_prefix, cython_optimizations=cython))
+        await app.faust.start()
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str, *, workers: int = 1,
+                 loop: str = "asyncio", cython: bool = False) -> tuple[float, int]:
+    """Seconds until `expected` requests are on `rating.requested`, with `workers` worker processes
+    sharing the partitions; they read the prefilled raw topics and write under a prefix of their own."""
+    scratch = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}w{uuid.uuid4().hex[:4]}-"})
+    ensure_topics(bootstrap, scratch)
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, daemon=True, args=(
+        scratch.topic_prefix, settings.topic_prefix, bootstrap, app_id, str(data_dir / f"{app_id}-{n}"), store,
+        loop, cython)) for n in range(workers)]
+    topic = RATING_REQUESTED.full_name(scratch)
+    for process in processes:
+        process.start()
     started = time.perf_counter()
     try:
         while True:
-            produced = await asyncio.to_thread(_count, bootstrap, topic)
+            produced = _count(bootstrap, topic)
             if produced >= expected or time.perf_counter() - started > 1800:
                 break
-            await asyncio.sleep(0.5)
+            if any(not p.is_alive() for p in processes):
+                raise RuntimeError("a streams worker died during the benchmark")
+            time.sleep(0.5)
         return time.perf_counter() - started, produced
     finally:
-        await app.faust.stop()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(30)
 
 
 def main() -> dict:
     items, expected = workload(EVENTS)
+    store = os.environ.get("BENCH_STREAMS_STORE", "rocksdb://")
+    loop = os.environ.get("BENCH_STREAMS_LOOP", "uvloop")
+    cython = os.environ.get("BENCH_STREAMS_CYTHON", "1") == "1"
     with bench_broker() as bootstrap, tempfile.TemporaryDirectory(prefix="okrate-bench-streams-") as tmp:
         settings = load_settings(_env_file=None, topic_prefix=f"bench{uuid.uuid4().hex[:6]}-", kafka_bootstrap_servers=bootstrap)
         ensure_topics(bootstrap, settings)
@@ -177,19 +210,28 @@ def main() -> dict:
         ensure_topics(bootstrap, sink_settings, [OKDESK_EVENTS])
         faust_consume = asyncio.run(faust_loop(bootstrap, source, len(items), None))
         faust_step = asyncio.run(faust_loop(bootstrap, source, len(items), OKDESK_EVENTS.full_name(sink_settings)))
-        store = os.environ.get("BENCH_STREAMS_STORE", "rocksdb://")
-        seconds, produced = asyncio.run(streams_rate(settings, bootstrap, expected, Path(tmp), store))
+        seconds, produced = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop, cython=cython)
+        two_seconds, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
+                          if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else (None, 0))
     rate = len(items) / seconds
+    two_rate = len(items) / two_seconds if two_seconds else None
+    floor_ratio = 0.6
     result = {
         "events": len(items), "requests_expected": expected, "requests_seen": produced,
-        "store": store, "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
+        "store": store, "loop": loop, "cython_optimizations": cython,
+        "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
         "ratio_to_bare": round(rate / bare, 3), "seconds": round(seconds, 1),
         "bare_faust_agent_consume_decode_per_s": round(faust_consume, 1),
         "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
         "ratio_to_bare_faust_step": round(rate / faust_step, 3),
-        "floor_events_per_s": FLOOR, "floor_met": rate >= FLOOR,
-        "note": "requests_seen counts messages on rating.requested (an undeliverable request is one message; "
-                "a late link or a duplicate trigger can add more).",
+        "two_workers_events_per_s": round(two_rate, 1) if two_rate else None,
+        "two_workers_ratio": round(two_rate / rate, 3) if two_rate else None,
+        "floors_met": {"one_worker_0.6_x_faust_step": rate / faust_step >= floor_ratio,
+                       **({"two_workers_1.3_x_one": two_rate / rate >= 1.3} if two_rate else {})},
+        "note": "The bare Faust agents run on asyncio without Cython paths, as faust-streaming does by default; the "
+                "workers run with the loop and cython_optimizations named here. requests_seen counts messages on "
+                "rating.requested (an undeliverable request is one message; a correction by the contacts' side or a "
+                "duplicate trigger can add more).",
     }
     write_result("streams", result)
     return result

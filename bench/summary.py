@@ -16,10 +16,17 @@ def _ingest(r: dict[str, Any]) -> str:
 
 def _streams(r: dict[str, Any]) -> str:
     out = (f"{r['events']:,} raw events → rating.requested at {r['worker_events_per_s']:,.0f} events/s on one worker "
-           f"({r['store']}); a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s")
-    if "bare_faust_agent_consume_decode_send_per_s" in r:
-        out += (f"; one bare Faust agent: consume+decode {r['bare_faust_agent_consume_decode_per_s']:,.0f}/s, "
-                f"consume+decode+send {r['bare_faust_agent_consume_decode_send_per_s']:,.0f}/s")
+           f"({r['store']}")
+    if "loop" in r:
+        out += f", {r['loop']}{', cython' if r.get('cython_optimizations') else ''}"
+    out += ")"
+    if "ratio_to_bare_faust_step" in r and "bare_faust_agent_consume_decode_send_per_s" in r:
+        out += (f" = {r['ratio_to_bare_faust_step']:g} × one bare Faust agent that consumes, decodes and sends "
+                f"({r['bare_faust_agent_consume_decode_send_per_s']:,.0f}/s; consume+decode alone "
+                f"{r['bare_faust_agent_consume_decode_per_s']:,.0f}/s)")
+    out += f"; a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s"
+    if r.get("two_workers_events_per_s"):
+        out += f"; two workers: {r['two_workers_events_per_s']:,.0f}/s = {r['two_workers_ratio']:g} × one"
     return out
 
 

@@ -25,8 +25,8 @@ from schemas.codec import DecodeError, decode
 from schemas.records import RatingClosed, RatingRecorded, RatingRejected, RatingRequested, Record
 from schemas.topics import (
     INTERNAL_TOPICS,
-    ISSUE_EVENTS,
     OKDESK_EVENTS,
+    RATING_RECEIVED,
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
@@ -168,7 +168,7 @@ def reprocess(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir:
     ensure_topics(bootstrap, scratch)
     group = f"okrate-reprocess-{uuid.uuid4().hex[:8]}"
     raw_ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS])
-    inputs = [spec.full_name(scratch) for spec in (ISSUE_EVENTS, *INTERNAL_TOPICS)]
+    inputs = [spec.full_name(scratch) for spec in (RATING_RECEIVED, *INTERNAL_TOPICS)]
 
     async def run() -> None:
         app = create_app(StreamsConfig(settings=scratch, bootstrap=bootstrap, app_id=group, data_dir=data_dir,

@@ -164,7 +164,8 @@ REQUESTS_BY_CONTACT = repartition_topic(
     "requests", "contact", carries=(RatingRequested, RatingClosed), key="contact id",
 )
 REQUESTS_BY_ISSUE = repartition_topic(
-    "requests", "issue", carries=(RatingRequested, RatingClosed), key="issue id",
+    # An IssueEvent here is a webhook the ingest keyed otherwise than by its issue id (rare).
+    "requests", "issue", carries=(RatingRequested, RatingClosed, IssueEvent), key="issue id",
 )
 CLOCK_TICKS = repartition_topic(
     "ticks", "issue", carries=(ClockTick,), key="issue id",

@@ -5,6 +5,11 @@ undeliverable and waits while it could still be rated; a link that appears later
 (same request id, new recipient). An unlink or a forget closes what was addressed to that user
 (`unlinked`); a later link starts afresh. The issue's side decides whether a request is still
 open: this side proposes, it never closes a rated request by itself.
+
+The issue's side addresses a new request itself, from the worker's copy of the links
+(`streams.link_directory`), and tells this side what it did; this side, ordered with the links of
+its contact, corrects only what that copy got wrong (a link a moment before the webhook, before the
+copy caught up), so a resolving webhook needs no hop through here on its way to the client.
 """
 
 from __future__ import annotations
@@ -47,15 +52,23 @@ class ContactState:
 Command = RatingRequested | RatingClosed | ContactLink
 
 
-def addressed(request: RatingRequested, state: ContactState | None, at: datetime) -> RatingRequested:
-    if state is not None and state.linked:
+def addressed_to(request: RatingRequested, user_id: int | None, chat_id: int | None, at: datetime) -> RatingRequested:
+    """The request addressed to a linked user's private chat, or undeliverable (no user). Either
+    side may address it (the issue's from the worker's copy of the links, this one from its own
+    state): the ids are the same, so the notifier tells a repeat from a re-address."""
+    if user_id is not None:
         return replace(
-            request, event_id=f"{request.request_id}/addressed/{state.telegram_user_id}",
-            deliverable=True, recipient_user_id=state.telegram_user_id,
-            recipient_chat_id=state.chat_id or state.telegram_user_id, addressed_at=at,
+            request, event_id=f"{request.request_id}/addressed/{user_id}",
+            deliverable=True, recipient_user_id=user_id, recipient_chat_id=chat_id or user_id, addressed_at=at,
         )
     return replace(request, event_id=f"{request.request_id}/undeliverable", deliverable=False,
                    recipient_user_id=None, recipient_chat_id=None, addressed_at=at)
+
+
+def addressed(request: RatingRequested, state: ContactState | None, at: datetime) -> RatingRequested:
+    if state is not None and state.linked:
+        return addressed_to(request, state.telegram_user_id, state.chat_id, at)
+    return addressed_to(request, None, None, at)
 
 
 def _live(state: ContactState, now: datetime, rules: Rules) -> tuple[KnownRequest, ...]:
@@ -64,7 +77,11 @@ def _live(state: ContactState, now: datetime, rules: Rules) -> tuple[KnownReques
 
 def decide(state: ContactState | None, command: Command, rules: Rules) -> list[Record]:
     if isinstance(command, RatingRequested):
-        return [addressed(command, state, command.requested_at)]
+        proposal = addressed(command, state, command.requested_at)
+        if command.addressed_at is not None and (proposal.recipient_user_id, proposal.recipient_chat_id) == (
+                command.recipient_user_id, command.recipient_chat_id):
+            return []  # the issue's side addressed it as this side would: nothing to correct
+        return [proposal]
     if not isinstance(command, ContactLink) or state is None:
         return []
     live = _live(state, command.changed_at, rules)
@@ -110,7 +127,7 @@ def evolve(state: ContactState | None, event: Record, contact_id: str, rules: Ru
 
 def run(state: ContactState | None, command: Command, contact_id: str, rules: Rules) -> tuple[ContactState, list[Record]]:
     events = decide(state, command, rules)
-    if isinstance(command, (ContactLink, RatingClosed)):
+    if isinstance(command, (ContactLink, RatingClosed)) or (isinstance(command, RatingRequested) and not events):
         state = evolve(state, command, contact_id, rules)
     for event in events:
         state = evolve(state, event, contact_id, rules)

@@ -6,6 +6,7 @@ runs one under another id); `okrate streams` runs the one from the environment.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,9 @@ from schemas.topics import (
     TopicSpec,
 )
 from streams.faust_consumer import ContiguousConsumer
+from streams.link_directory import LinkDirectory
 from streams.metrics import StreamsMetrics
+from streams.outputs import Output, Outputs, Waiting
 from streams.rules import Rules
 
 DEFAULT_APP_ID = "okrate-streams"
@@ -57,9 +60,26 @@ class StreamsConfig:
     # figures a tenth of a second behind. A refold has no reader waiting: bigger batches mean far
     # fewer messages for the folds (each batch sends one message per dimension it touches).
     stats_batching: StatsBatching = LIVE_STATS_BATCHING
+    # faust-streaming 0.15's repaired Cython fast paths of the stream iterator (off in Faust by
+    # default); `bench streams` measures the gain, the suite and `make chaos` run with it.
+    cython_optimizations: bool = True
 
 
 RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)
+
+# RocksDB sized for a small machine. Faust's defaults (64 MiB write buffers x 3 and a 2 GiB block
+# cache) are per store, and there is one store per table and partition (4 tables x 8 partitions
+# here): a worker restoring 1,000,000 issues filled its memtables to 3.8 GB. With these, a store
+# holds at most 2 x 4 MiB of memtables and 8 MiB of cache: RAM no longer grows with the history
+# (the tables live on disk; reads of cold issues cost a disk read).
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "target_file_size_base": 16 * 1024 * 1024,
+    "block_cache_size": 8 * 1024 * 1024,
+    "block_cache_compressed_size": 0,
+    "max_open_files": 64,
+}
 
 
 class FaustApp(faust.App):
@@ -75,6 +95,7 @@ class FaustApp(faust.App):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.before_wait_empty: list[Callable[[], Awaitable[None]]] = []
+        self.on_stopping: list[Callable[[], Awaitable[None]]] = []
         self.guarded_topics: set[str] = set()
         self.compacted_topics: set[str] = set()
 
@@ -85,6 +106,11 @@ class FaustApp(faust.App):
             on_partitions_assigned=self._on_partitions_assigned,
             beacon=self.beacon, guarded_topics=self.guarded_topics, compacted_topics=self.compacted_topics,
         )
+
+    async def on_stop(self) -> None:
+        await super().on_stop()  # the consumer waits for in-flight events (outputs drained) first
+        for stopping in self.on_stopping:
+            await stopping()
 
     async def _consumer_wait_empty(self, consumer, logger) -> None:  # faust-streaming 0.15 internal
         for flush in self.before_wait_empty:
@@ -174,16 +200,23 @@ class StreamsApp:
             web_stats_enabled=False,
             # Standbys speed up a failover between several workers; with one worker they idle.
             table_standby_replicas=1,
+            cython_optimizations=config.cython_optimizations,
         )
         self.topic = Topics(self.faust, settings, config.source_prefix, config.source_topics or RAW_INPUTS)
         self.metrics = StreamsMetrics()
         self.input_specs: list[TopicSpec] = []
         self.deadletter = self.topic(DEADLETTER)
+        self.outputs = Outputs(config.bootstrap, crash=self.faust.crash)
+        self.faust.before_wait_empty.append(self.outputs.drain)
+        self.links = LinkDirectory(config.bootstrap, self.topic.name_of(CONTACT_LINKS))
+        self.faust.on_stopping.append(self.outputs.stop)
+        self.faust.on_stopping.append(lambda: asyncio.to_thread(self.links.stop))
 
     def table(self, name: str) -> faust.Table:
         return self.faust.Table(
             name, default=None, partitions=self.settings.topic_partitions,
             key_type=bytes, value_type=bytes,  # the app's serializers are raw: values are JSON state
+            options=ROCKSDB_OPTIONS if self.config.store.startswith("rocksdb") else None,
         )
 
     def inputs(self, *specs: TopicSpec) -> faust.TopicT:
@@ -193,12 +226,14 @@ class StreamsApp:
         self.faust.compacted_topics.update(self.topic.name_of(s) for s in specs if s.cleanup is not Cleanup.DELETE)
         return self.topic(*specs)
 
-    async def send(self, spec: TopicSpec, key: bytes, value: bytes) -> None:
-        # force=True: sent now. Without it, a send inside an agent is *attached* to the event
-        # and published only at the next offset commit (up to `broker_commit_interval` later, at
-        # every hop). At-least-once holds either way: Faust flushes the producer before it
-        # commits an offset.
-        await self.topic(spec).send(key=key, value=value, force=True)
+    def output(self, spec: TopicSpec, key: bytes | None, value: bytes) -> Output:
+        return (self.topic.name_of(spec), key, value)
+
+    async def emit(self, stream, event, outputs: list[Output], *, held: bool = False) -> Waiting:
+        """The event's outputs, produced with librdkafka; the event is acked on `stream` (a
+        `noack()` stream) once the broker stored them (`streams.outputs`)."""
+        await self.outputs.start()
+        return await self.outputs.emit(stream, event, outputs, held=held)
 
 
 def ensure_changelogs(app: StreamsApp) -> list[str]:

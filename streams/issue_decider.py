@@ -8,6 +8,7 @@ waits"). Both functions are pure; the agent only loads the state, calls `run`, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from schemas.records import (
@@ -20,7 +21,7 @@ from schemas.records import (
     Record,
     SideEffectOutcome,
 )
-from streams import rating_decisions, request_cycle
+from streams import addressing, rating_decisions, request_cycle
 from streams.issue_state import IssueState, RequestState
 from streams.normalise import Kind
 from streams.rules import Rules
@@ -29,16 +30,33 @@ MAX_PAST_REQUESTS = 20
 MAX_OWN_COMMENTS = 50
 
 Command = IssueEvent | RatingRequested | RatingClosed | RatingReceived | ReasonGiven | ClockTick | SideEffectOutcome
+# contact id -> (telegram user id, chat id) of its link, as the worker's copy of the links knows it
+Directory = Callable[[str | None], "tuple[int, int] | None"]
 
 
 def is_addressed(request: RatingRequested) -> bool:
     return request.addressed_at is not None
 
 
-def decide(state: IssueState | None, command: Command, rules: Rules) -> list[Record]:
+def address_new(events: list[Record], directory: Directory | None) -> list[Record]:
+    """New requests addressed from the links copy (without one they go unaddressed, and the
+    contacts' side addresses them)."""
+    if directory is None:
+        return events
+    out: list[Record] = []
+    for event in events:
+        if isinstance(event, RatingRequested) and not is_addressed(event):
+            recipient = directory(event.contact_id)
+            user_id, chat_id = recipient if recipient is not None else (None, None)
+            event = addressing.addressed_to(event, user_id, chat_id, event.requested_at)
+        out.append(event)
+    return out
+
+
+def decide(state: IssueState | None, command: Command, rules: Rules, directory: Directory | None = None) -> list[Record]:
     current = state.request if state is not None else None
     if isinstance(command, IssueEvent):
-        events: list[Record] = list(request_cycle.decide(state, command, rules))
+        events: list[Record] = address_new(list(request_cycle.decide(state, command, rules)), directory)
         if (command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state)
                 and not request_cycle.is_redelivered(state, command)):
             events += rating_decisions.decide_portal_rating(state, command)
@@ -99,10 +117,11 @@ def _with_request(state: IssueState, event: RatingRequested) -> IssueState:
     return replace(state, request=request, past_request_ids=past)
 
 
-def run(state: IssueState | None, command: Command, rules: Rules) -> tuple[IssueState | None, list[Record]]:
+def run(state: IssueState | None, command: Command, rules: Rules,
+        directory: Directory | None = None) -> tuple[IssueState | None, list[Record]]:
     """decide, then evolve by the command's facts and by every decision: what the agent calls.
     Presses that were held are judged again whenever something else changed the issue."""
-    events = decide(state, command, rules)
+    events = decide(state, command, rules, directory)
     if isinstance(command, (IssueEvent, SideEffectOutcome)):
         state = evolve(state, command, rules)
     for event in events:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from okrate.settings import Settings
 from streams.app import StreamsConfig, create_app
 
 
+def install_loop(loop: str = "uvloop") -> None:
+    """uvloop runs the worker's event loop (`bench streams` measures the gain); `asyncio` keeps
+    the standard one."""
+    if loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def run_worker(settings: Settings, bootstrap: str, *, data_dir: Path | None = None, web_port: int | None = None) -> None:
+    install_loop()
     app = create_app(StreamsConfig(
         settings=settings, bootstrap=bootstrap, data_dir=data_dir or Path(settings.streams_data_dir),
         web_port=web_port or settings.stats_port, store=settings.streams_store, app_id=settings.streams_app_id,

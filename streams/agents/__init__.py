@@ -9,13 +9,20 @@ if TYPE_CHECKING:
 
 
 def register_all(app: StreamsApp) -> None:
-    from streams.agents import claims, contacts, issues, normalise, stats
+    """Every agent (the live worker, a reprocess), or the statistics alone (a rebuild: the
+    fan-out then reads the decision topics, which the issue agent otherwise fans out itself)."""
+    from streams.agents import claims, contacts, issues, stats
 
     wanted = app.config.agents
-    for name, module in (("normalise", normalise), ("claims", claims), ("issues", issues),
-                         ("contacts", contacts), ("stats", stats)):
-        if wanted is None or name in wanted:
-            module.register(app)
+    if wanted is None:
+        claims.register(app)
+        issues.register(app, fan_out_stats=True)
+        contacts.register(app)
+        stats.register(app, fanout_agent=False)
+    elif wanted == ("stats",):
+        stats.register(app, fanout_agent=True)
+    else:
+        raise ValueError(f"agents={wanted!r}: either every agent (None) or ('stats',)")
     from streams.web import metrics_view
 
     metrics_view.register(app)

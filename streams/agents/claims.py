@@ -8,11 +8,12 @@ from schemas.codec import EncodeError, encode
 from schemas.keys import issue_key
 from schemas.records import TelegramUpdateEnvelope
 from schemas.topics import RATING_RECEIVED, TELEGRAM_UPDATES
-from streams.agents.inbox import receive, reject
+from streams.agents.inbox import refuse, take
 from streams.claims import ForeignPress, claim
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp
+    from streams.outputs import Output
 
 NAME = "claims"
 
@@ -22,15 +23,14 @@ def register(app: StreamsApp) -> None:
 
     @app.faust.agent(app.inputs(TELEGRAM_UPDATES), name=f"{app.config.app_id}.{NAME}", concurrency=1)
     async def claim_presses(stream):
-        async for event in stream.events():
-            received = await receive(app, event, (TelegramUpdateEnvelope,), NAME)
-            if received is None:
-                continue
-            try:
-                press = claim(received.record, reasons)
-                value = encode(press) if press is not None else None
-            except (ForeignPress, EncodeError) as exc:
-                await reject(app, event, "foreign_callback", str(exc), NAME)
-                continue
-            if press is not None and value is not None:
-                await app.send(RATING_RECEIVED, issue_key(press.issue_id), value)
+        acking = stream.noack()
+        async for event in acking.events():
+            outputs: list[Output] = []
+            if (received := take(app, event, (TelegramUpdateEnvelope,), NAME, outputs)) is not None:
+                try:
+                    press = claim(received.record, reasons)
+                    if press is not None:
+                        outputs.append(app.output(RATING_RECEIVED, issue_key(press.issue_id), encode(press)))
+                except (ForeignPress, EncodeError) as exc:
+                    refuse(app, event, "foreign_callback", str(exc), NAME, outputs)
+            await app.emit(acking, event, outputs)

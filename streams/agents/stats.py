@@ -95,19 +95,27 @@ def by_dimension_topic(app: StreamsApp) -> TopicSpec:
     return STATS_BY_DIMENSION if spec.name == STATS_BY_DIMENSION.name else spec
 
 
-def register(app: StreamsApp) -> None:
+def register(app: StreamsApp, *, fanout_agent: bool) -> None:
+    """The fold and the views; with `fanout_agent`, also the fan-out as an agent of its own over
+    the decision topics (a rebuild's scratch application). The live worker's issue agent fans out
+    in-process instead (`streams.agents.stats_inline`)."""
     from streams.web import stats_view
 
     by_dimension = by_dimension_topic(app)
     if by_dimension is not STATS_BY_DIMENSION:
         ensure_topics(app.config.bootstrap, app.settings, [by_dimension])
+    register_fold(app, by_dimension)
+    if fanout_agent:
+        register_fanout(app, by_dimension)
+    stats_view.register(app)
+
+
+def register_fanout(app: StreamsApp, by_dimension: TopicSpec) -> None:
     tz = app.settings.stats_timezone
     expected = {app.topic.name_of(spec): types for spec, types in INPUTS.items()}
     short_name = {app.topic.name_of(spec): spec.name for spec in INPUTS}
     issues = app.table(ISSUES_TABLE)
-    dims = app.table(DIMENSIONS_TABLE)
     out_topic = app.topic(by_dimension)
-    stats_topic = app.topic(RATING_STATS)
 
     batch = EffectBatch()
     batching = app.config.stats_batching
@@ -174,6 +182,11 @@ def register(app: StreamsApp) -> None:
 
     app.faust.before_wait_empty.append(flush)
 
+
+def register_fold(app: StreamsApp, by_dimension: TopicSpec) -> None:
+    dims = app.table(DIMENSIONS_TABLE)
+    stats_topic = app.topic(RATING_STATS)
+
     @app.faust.agent(app.inputs(by_dimension), name=f"{app.config.app_id}.{FOLD}", concurrency=1)
     async def fold(stream):
         async for event in stream.events():
@@ -193,5 +206,3 @@ def register(app: StreamsApp) -> None:
             # Also for a redelivery: the snapshot of a state restored from the changelog may not
             # have been sent before a crash.
             await stats_topic.send(key=key, value=encode(snapshot(after)), force=True)
-
-    stats_view.register(app)

@@ -181,12 +181,18 @@ def _effect(fact: Fact, attrs: Attrs) -> Effect | None:
 
 
 def contribute(state: IssueStats | None, record: Record, pos: str,
-               tz: str) -> tuple[IssueStats, dict[str, Effect]]:
+               tz: str, src: str | None = None) -> tuple[IssueStats, dict[str, Effect]]:
     """Folds a decision record (read at source position `pos`) into its issue's statistics state;
-    returns the new state and the effects to send, one per dimension."""
+    returns the new state and the effects to send, one per dimension.
+
+    `src` tells apart several records contributed under one `pos`: the issue agent fans out the
+    decisions of one input event in-process, all under that input's position (the fold's dedup),
+    each with a `src` of its own (the effect's event count), so that the figures are those of a
+    fold of the decision topics, where each decision has a position of its own. The effects
+    returned are then those of every record contributed under `pos` so far."""
     facts = dict(state.facts) if state is not None else {}
     added_requests: list[str] = []
-    for key, fact in candidates(record, pos):
+    for key, fact in candidates(record, src or pos):
         if key in facts:
             continue
         if fact.kind == "request":

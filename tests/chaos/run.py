@@ -32,7 +32,6 @@ from schemas.topics import (
     ALL_TOPICS,
     CLOCK_TICKS,
     CONTACT_LINKS,
-    ISSUE_EVENTS,
     NOTIFIER_OUTCOMES,
     OKDESK_EVENTS,
     RATING_RECEIVED,
@@ -82,10 +81,9 @@ def _lags(bootstrap: str, settings: Settings) -> dict[str, int]:
     from notifier.service import group_id
 
     wanted = {
-        settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, ISSUE_EVENTS, RATING_RECEIVED,
+        settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, RATING_RECEIVED,
                                   REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION,
-                                  # the statistics' fan-out also reads these
-                                  RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES),
+                                  NOTIFIER_OUTCOMES),
         group_id(settings, "requests"): (RATING_REQUESTED,),
         group_id(settings, "decisions"): (RATING_RECORDED,),
     }

@@ -66,3 +66,31 @@ async def test_link_add_import_remove_and_list(settings_for, kafka_bootstrap, da
     bad = await asyncio.to_thread(okrate, settings, kafka_bootstrap, "link", "add", "--contact", "95",
                                   "--telegram-user", "-3", cwd=tmp_path)
     assert bad.returncode == 2 and "out of range" in bad.stderr
+
+
+async def test_a_link_the_workers_copy_has_not_seen_yet_still_reaches_its_user_once(settings_for, kafka_bootstrap,
+                                                                                      data_dir):
+    """The issue agent addresses from its copy of `contact.links`; a copy that has not caught up
+    with a link made a moment before the webhook is corrected by the contacts' side."""
+    from okrate.links import link_record
+    from schemas.keys import contact_key
+    from schemas.topics import CONTACT_LINKS
+    from streams.link_directory import LinkDirectory
+
+    settings = settings_for()
+    feed = Feeder(settings, kafka_bootstrap)
+    async with running_streams(settings, kafka_bootstrap, data_dir) as app:
+        app.links.stop()
+        app.links = LinkDirectory(None, "-")  # a copy that will not catch up: it knows no link
+        feed.record(CONTACT_LINKS, contact_key("95"), link_record("95", "linked", "operator", 4242))
+        feed.webhook("300", okdesk_status(300, "completed", "opened", contact=95))
+        records = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: any(
+            isinstance(r, RatingRequested) and r.deliverable for r in for_issue(rs, "300")))
+        requests = [r for r in for_issue(records, "300") if isinstance(r, RatingRequested)]
+        assert [(r.deliverable, r.recipient_user_id) for r in requests] == [(False, None), (True, 4242)]
+        assert len({r.request_id for r in requests}) == 1  # one request, re-addressed
+        feed.webhook("300", okdesk_status(300, "completed", "completed", contact=95))  # final -> final: nothing
+        feed.webhook("301", okdesk_status(301, "completed", "opened", contact=95))
+        later = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: any(
+            isinstance(r, RatingRequested) and r.deliverable for r in for_issue(rs, "301")))
+        assert [r for r in for_issue(later, "300") if isinstance(r, RatingRequested)] == requests

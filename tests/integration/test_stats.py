@@ -61,9 +61,12 @@ def free_port() -> int:
 @asynccontextmanager
 async def worker(settings, bootstrap: str, data_dir: Path, app_id: str,
                  web_port: int | None = None, store: str = "rocksdb://") -> AsyncIterator[StreamsApp]:
+    # The statistics agents alone, over decision records these tests write straight into the
+    # decision topics (a live worker fans out its own decisions in-process: test_streams_ratings
+    # proves its figures are the same fold).
     app = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, app_id=app_id,
                                    data_dir=data_dir, store=store, metadata_max_age_ms=1000,
-                                   web_port=web_port))
+                                   web_port=web_port, agents=("stats",)))
     await app.faust.start()
     try:
         yield app

@@ -17,6 +17,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from okrate.settings import load_settings
 from sandbox.telegram_api import running_telegram
 from schemas.callback_data import rating_data
+from schemas.codec import decode
 from schemas.records import (
     DeadLetter,
     PortalRatingRecorded,
@@ -31,12 +32,16 @@ from schemas.telegram_envelope import telegram_envelope
 from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,
+    ISSUE_EVENTS,
+    NOTIFIER_OUTCOMES,
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
     ensure_topics,
 )
+from tests.integration.test_stats import converged, expected_snapshots
 from tests.integration.test_streams_requests import link, okdesk_status
+from tests.kafka_helpers import read_topic
 from tests.streams_harness import Feeder, running_streams, wait_for
 
 USER, STRANGER = 555, 777
@@ -49,6 +54,13 @@ def csat(issue: int, rate: str) -> bytes:
 
 def requested_for(records, issue: str) -> RatingRequested | None:
     return next((r for r in records if isinstance(r, RatingRequested) and r.issue_id == issue and r.deliverable), None)
+
+
+def decision_items(bootstrap: str, settings) -> list:
+    items = []
+    for spec in (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES):
+        items += [(spec, r.key.decode(), decode(r.value)) for r in read_topic(bootstrap, spec.full_name(settings))]
+    return items
 
 
 def decided(records):
@@ -106,6 +118,13 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
         letters = await wait_for(kafka_bootstrap, settings, DEADLETTER, lambda rs: len(rs) >= 1)
         assert [letter.reason for letter in letters if isinstance(letter, DeadLetter)] == ["foreign_callback"]
         live_decisions = decided(recorded)
+
+        # The worker's statistics, fanned out in-process from its own decisions, are the pure
+        # fold of the decision topics it wrote (what a refold reads).
+        decisions = await asyncio.to_thread(decision_items, kafka_bootstrap, settings)
+        want = expected_snapshots(decisions, settings.stats_timezone)
+        assert decode(want["all"]).ratings_count == 1 and decode(want["all"]).requests_expired == 1
+        await converged(kafka_bootstrap, settings, want)
 
     # Reprocess: a fresh application under a scratch prefix reads the same raw topics.
     scratch = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=settings.topic_partitions,

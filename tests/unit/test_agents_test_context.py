@@ -1,6 +1,6 @@
 """The agents as Faust runs them, through `Agent.test_context()` (no broker): what goes in, what
-they send, what they dead-letter. Outputs are caught at `StreamsApp.send` and the dead-letter
-topic's `send`."""
+they send, what they dead-letter. Outputs (dead letters among them) are caught at
+`StreamsApp.emit`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,30 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+from faust.types import TP
 
 from okrate.settings import load_settings
 from schemas.codec import decode, encode
-from schemas.records import DeadLetter, IssueEvent, OkdeskWebhookEnvelope, RatingReceived, utc_now
+from schemas.records import (
+    DeadLetter,
+    IssueEvent,
+    OkdeskWebhookEnvelope,
+    RatingReceived,
+    RatingRequested,
+    utc_now,
+)
 from schemas.telegram_envelope import telegram_envelope
-from schemas.topics import ISSUE_EVENTS, RATING_RECEIVED
-from streams.agents import claims, normalise
+from schemas.topics import (
+    DEADLETTER,
+    ISSUE_EVENTS,
+    OKDESK_EVENTS,
+    RATING_RECEIVED,
+    RATING_REQUESTED,
+    REQUESTS_BY_CONTACT,
+)
+from streams.agents import claims, issues
 from streams.app import StreamsApp, StreamsConfig
+from streams.link_directory import LinkDirectory
 
 
 @dataclass
@@ -31,17 +47,31 @@ def app(tmp_path) -> tuple[StreamsApp, Sent]:
     streams = StreamsApp(StreamsConfig(settings=settings, bootstrap="127.0.0.1:9", app_id=f"t-{uuid.uuid4().hex[:6]}",
                                        data_dir=tmp_path, store="memory://"))
     sent = Sent()
+    specs = {streams.topic.name_of(spec): spec for spec in (ISSUE_EVENTS, RATING_RECEIVED, RATING_REQUESTED,
+                                                             REQUESTS_BY_CONTACT)}
 
-    async def send(spec, key, value):
-        sent.outputs.append((spec, key, decode(value)))
+    async def emit(stream, event, outputs):
+        for topic, key, value in outputs:
+            if topic == streams.topic.name_of(DEADLETTER):
+                sent.letters.append(decode(value, (DeadLetter,)))
+            else:
+                sent.outputs.append((specs[topic], key, decode(value)))
 
-    class DeadLetters:
-        async def send(self, key, value, force):
-            sent.letters.append(decode(value, (DeadLetter,)))
-
-    streams.send = send  # type: ignore[method-assign]
-    streams.deadletter = DeadLetters()  # type: ignore[assignment]
+    streams.emit = emit  # type: ignore[method-assign]
+    streams.links = LinkDirectory(None, "contact.links")  # no broker: every contact unlinked
     return streams, sent
+
+
+def _arrive_on(running, topic: str) -> None:
+    """test_context names a multi-topic agent's messages `<internal>`: name the topic instead."""
+    make = running.to_message
+
+    def to_message(*args, **kwargs):
+        message = make(*args, **kwargs)
+        message.topic, message.tp = topic, TP(topic, message.partition)
+        return message
+
+    running.to_message = to_message
 
 
 def _webhook(body: dict) -> bytes:
@@ -49,20 +79,26 @@ def _webhook(body: dict) -> bytes:
                                         body=json.dumps(body).encode(), issue_id="1380"))
 
 
-async def test_the_normalise_agent_emits_one_issue_event_and_dead_letters_what_it_cannot_read(app):
+async def test_the_issue_agent_emits_one_issue_event_per_webhook_and_dead_letters_what_it_cannot_read(app):
     streams, sent = app
-    normalise.register(streams)
-    agent = streams.faust.agents[f"{streams.config.app_id}.normalise"]
+    issues.register(streams)
+    agent = streams.faust.agents[f"{streams.config.app_id}.issues"]
     async with agent.test_context() as running:
+        _arrive_on(running, streams.topic.name_of(OKDESK_EVENTS))  # the agent reads several topics
         await running.put(key=b"1381", value=b"not an avro envelope")
         await running.put(key=b"1380", value=_webhook({
             "event": {"event_type": "new_ticket_status", "old_status": {"code": "in_progress"},
                       "new_status": {"code": "completed"}},
             "issue": {"id": 1380, "status": {"code": "completed"}, "client": {"contact": {"id": "95"}}}}))
         await running.put(key=b"1382", value=_webhook({"event": {"event_type": "new_ticket_status"}, "issue": []}))
-    [(spec, key, event)] = sent.outputs
+    [(spec, key, event)] = [out for out in sent.outputs if out[0] == ISSUE_EVENTS]
     assert (spec, key) == (ISSUE_EVENTS, b"1380")
     assert isinstance(event, IssueEvent)
+    # In the same step: the request, addressed (undeliverable: nobody is linked), to the client's
+    # side and to the contacts' side, which corrects a stale copy of the links.
+    [(_, _, request)] = [out for out in sent.outputs if out[0] == RATING_REQUESTED]
+    assert isinstance(request, RatingRequested) and request.issue_id == "1380" and not request.deliverable
+    assert [key for spec, key, _ in sent.outputs if spec == REQUESTS_BY_CONTACT] == [b"95"]
     assert (event.issue_id, event.old_status_code, event.new_status_code, event.contact_id) == (
         "1380", "in_progress", "completed", "95")
     assert [letter.reason for letter in sent.letters] == ["bad_marker", "not_understood"]

@@ -98,3 +98,29 @@ def test_forget_is_an_unlink_that_is_remembered():
     state, _ = play([link("linked", 555), request()])
     state, out = play([link("forgotten", at=T0 + timedelta(minutes=1))], state)
     assert [e.reason for e in out] == ["unlinked"] and state.forgotten
+
+
+# The side addresses new requests itself, from the worker's copy of the links; this side
+# corrects only what that copy got wrong.
+
+def test_a_request_addressed_as_this_side_would_needs_no_correction_and_is_remembered():
+    copy_said = addressing.addressed_to(request(), 555, 555, T0)
+    state, out = play([link("linked", 555), copy_said])
+    assert out == []
+    _, out = play([link("unlinked", at=T0 + timedelta(minutes=5))], state)
+    assert [(e.request_id, e.reason, e.recipient_user_id) for e in out] == [("1.0.1", "unlinked", 555)]
+
+
+def test_a_copy_that_had_not_caught_up_with_a_link_is_corrected_with_the_same_request_id():
+    copy_said = addressing.addressed_to(request(), None, None, T0)  # the link was a moment older
+    _, out = play([link("linked", 555), copy_said])
+    [corrected] = out
+    assert (corrected.request_id, corrected.deliverable, corrected.recipient_user_id) == ("1.0.1", True, 555)
+    assert corrected.event_id == "1.0.1/addressed/555"  # the id the copy would have given it
+
+
+def test_a_copy_that_had_not_caught_up_with_an_unlink_is_corrected_to_undeliverable():
+    copy_said = addressing.addressed_to(request(), 555, 555, T0)
+    _, out = play([link("linked", 555), link("unlinked", at=T0), copy_said])
+    [corrected] = out
+    assert not corrected.deliverable and corrected.recipient_user_id is None

@@ -1,0 +1,56 @@
+"""The output barrier through the real broker: a worker that dies after deciding and writing its
+table, but before the broker acknowledged the decision it produced, neither loses the decision
+nor makes it twice: the input was not committed, so the next worker decides it again, with the
+same id."""
+
+from __future__ import annotations
+
+import asyncio
+
+from confluent_kafka import Producer
+
+from schemas.records import RatingRequested
+from schemas.topics import RATING_REQUESTED
+from streams.app import StreamsConfig, create_app
+from tests.integration.test_streams_requests import okdesk_status
+from tests.streams_harness import Feeder, running_streams, wait_for
+
+
+async def test_a_worker_killed_before_its_output_was_acknowledged_loses_and_duplicates_nothing(
+        settings_for, kafka_bootstrap, tmp_path, unique_id):
+    settings = settings_for()
+    app_id = f"okrate-barrier-{unique_id}"
+    Feeder(settings, kafka_bootstrap).webhook("400", okdesk_status(400, "completed", "opened"))
+
+    first = create_app(StreamsConfig(settings=settings, bootstrap=kafka_bootstrap, app_id=app_id,
+                                     data_dir=tmp_path / "first", store="memory://", metadata_max_age_ms=1000))
+    # Its outputs go to a broker that never answers: produced, never acknowledged.
+    first.outputs._producer = Producer({"bootstrap.servers": "127.0.0.1:1", "log_level": 0})
+    decided = first.metrics.decisions.labels("RatingRequested")
+    await first.faust.start()
+    try:
+        for _ in range(240):
+            if decided._value.get() >= 1:
+                break
+            await asyncio.sleep(0.25)
+        assert decided._value.get() == 1, "the first worker never decided the webhook"
+    finally:
+        # Dies: nothing waits for the in-flight event (the table's changelog is flushed, as a
+        # worker killed after writing it would have).
+        first.faust.before_wait_empty.clear()
+        first.faust.conf.stream_wait_empty = False
+        await first.faust.stop()
+    assert first.outputs.pending() == 1  # the event was never acked
+
+    async with running_streams(settings, kafka_bootstrap, tmp_path / "second", app_id=app_id) as second:
+        await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                       lambda rs: any(isinstance(r, RatingRequested) for r in rs))
+        for _ in range(240):  # until the redelivered webhook's outputs were stored and it was acked
+            if second.outputs.pending() == 0:
+                break
+            await asyncio.sleep(0.25)
+        assert second.outputs.pending() == 0
+    records = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: True)
+    requests = [r for r in records if isinstance(r, RatingRequested)]
+    assert len(requests) == 1 and requests[0].issue_id == "400"
+    assert requests[0].request_id.startswith("400.")  # the raw webhook's position: the same under any replay
