@@ -33,6 +33,7 @@ from schemas.topics import (
 from streams.agents import claims, issues
 from streams.app import StreamsApp, StreamsConfig
 from streams.link_directory import LinkDirectory
+from streams.outputs import Waiting
 
 
 @dataclass
@@ -50,12 +51,13 @@ def app(tmp_path) -> tuple[StreamsApp, Sent]:
     specs = {streams.topic.name_of(spec): spec for spec in (ISSUE_EVENTS, RATING_RECEIVED, RATING_REQUESTED,
                                                              REQUESTS_BY_CONTACT)}
 
-    async def emit(stream, event, outputs):
+    async def emit(stream, event, outputs, held=False):
         for topic, key, value in outputs:
             if topic == streams.topic.name_of(DEADLETTER):
                 sent.letters.append(decode(value, (DeadLetter,)))
             else:
                 sent.outputs.append((specs[topic], key, decode(value)))
+        return Waiting(event, 1 if held else 0)
 
     streams.emit = emit  # type: ignore[method-assign]
     streams.links = LinkDirectory(None, "contact.links")  # no broker: every contact unlinked
