@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import faust
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from bench.broker import bench_broker
 from bench.common import write_result
@@ -94,6 +94,8 @@ def _count(bootstrap: str, topic: str) -> int:
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    except KafkaException:  # a topic just created may have no leader yet
+        return 0
     finally:
         consumer.close()
 

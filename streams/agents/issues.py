@@ -161,7 +161,9 @@ def register(app: StreamsApp, *, fan_out_stats: bool = True) -> None:
         produced = []
         for decision in decisions:
             places = destinations(decision, before, command)
-            produced += [app.output(spec, out_key, encode(decision)) for spec, out_key in places]
+            if places:
+                value = encode(decision)
+                produced += [app.output(spec, out_key, value) for spec, out_key in places]
             if any(spec in STATS_TOPICS for spec, _ in places):
                 counted.append(decision)
             app.metrics.decisions.labels(type(decision).__name__).inc()
