@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # Statistics
     stats_port: int = Field(6066, description="Port of the streams worker's web views (`/stats`, `/dashboard`).")
     stats_timezone: str = Field("Europe/Moscow", description="Time zone of days and weeks in statistics, and of quiet hours.")
-    admin_token: str | None = Field(None, description="Bearer token that guards `/stats`, `/dashboard` and the sandbox page. Set it in production.")
+    admin_token: str | None = Field(None, description="Bearer token that guards `/stats`, `/dashboard` and the sandbox page. Unset: the streams worker serves its web views on 127.0.0.1 only. Set it in production.")
 
     # Telegram
     telegram_bot_token: str | None = Field(None, description="Bot token from @BotFather. Unset together with `OKDESK_API_URL`: sandbox mode.")

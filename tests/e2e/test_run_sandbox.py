@@ -204,6 +204,7 @@ async def test_a_supervisor_killed_hard_leaves_no_orphans_and_a_fresh_run_starts
                                          stdout=log, stderr=subprocess.STDOUT))
         await _wait(lambda: all_up(http), timeout=120)
         assert b"exited with" not in log_path.read_bytes(), log_path.read_text()[-3000:]
+        assert b"web views on 127.0.0.1:" in log_path.read_bytes()  # no ADMIN_TOKEN: said at start
         return runs[-1]
 
     try:
