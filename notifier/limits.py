@@ -46,18 +46,22 @@ class Verdict:
 ALLOWED = Verdict(True)
 
 
+def local_midnight(now: datetime, timezone: str, days_on: int = 0) -> datetime:
+    """The start of `now`'s calendar day in `timezone`, or of the one `days_on` later (aware, UTC)."""
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date() + timedelta(days=days_on)
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
 def next_local_midnight(now: datetime, timezone: str) -> datetime:
     """The start of the next calendar day in `timezone` (aware, UTC)."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    tomorrow = (local + timedelta(days=1)).date()
-    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone).astimezone(UTC)
+    return local_midnight(now, timezone, 1)
 
 
 def new_issue_verdict(created_at: Iterable[datetime], now: datetime, limits: UserLimits) -> Verdict:
     """May the user create one more issue at `now`, having created these (their times)?"""
     day_end = next_local_midnight(now, limits.timezone)
-    day_start = next_local_midnight(now - timedelta(days=1), limits.timezone)
+    day_start = local_midnight(now, limits.timezone)
     today = sum(1 for t in created_at if day_start <= t < day_end)
     return ALLOWED if today < limits.new_issues_per_day else Verdict(False, day_end)
 

@@ -48,6 +48,13 @@ def test_new_issues_per_day(created, now, allowed, again_at):
     assert (verdict.allowed, verdict.again_at) == (allowed, again_at)
 
 
+def test_the_last_hour_of_a_25_hour_day_still_counts_that_day():
+    berlin = UserLimits(new_issues_per_day=1, timezone="Europe/Berlin")
+    late = datetime(2026, 10, 25, 22, 30, tzinfo=UTC)  # 23:30 CET, the day the clocks went back
+    morning = datetime(2026, 10, 24, 22, 30, tzinfo=UTC)  # 00:30 CEST the same day
+    assert not new_issue_verdict([morning], late, berlin).allowed
+
+
 def test_the_day_ends_at_local_midnight_across_a_dst_change():
     # Berlin, the night of 2026-10-25: clocks go back at 03:00 CEST to 02:00 CET
     assert next_local_midnight(datetime(2026, 10, 25, 12, tzinfo=UTC), "Europe/Berlin") == \
