@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chaos lint format kafka-up kafka-down clean
+.PHONY: run test chaos fuzz lint format kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 ## then every count must add up; exits 1 on any loss. Run by .ci/run after `make test` (about 5-6 minutes).
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
+
+## fuzz: hostile input at volume (issue 26): generated webhooks and Telegram updates against the whole
+## pipeline, then every answer, store, lag, decision and log line checked; exits 1 on any finding.
+## FUZZ_SCALE=1 (default) is the full campaign (100,000 requests, 20,000 updates); CI runs a fraction.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

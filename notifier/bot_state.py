@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from ingest.publisher import KafkaPublisher, PublishFailed
+from notifier import limits
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import contact_key, conversation_key, invite_key
 from schemas.records import ContactLink, ConversationState, LinkInvite, Record, utc_now
@@ -30,6 +31,7 @@ from schemas.records import ContactLink, ConversationState, LinkInvite, Record, 
 log = logging.getLogger("okrate.notifier.state")
 
 IDLE = "idle"
+KEPT_DATA = ("lang", "last_update", *limits.KEPT_DATA)
 
 
 class TopicFollower:
@@ -183,10 +185,11 @@ class BotState:
     async def set_step(self, chat_id: int, step: str, *, user_id: int | None = None, request_id: str | None = None,
                        data: dict[str, str] | None = None, ttl: timedelta | None = None,
                        publish: bool = True) -> ConversationState:
-        """Enters `step`, keeping what the chat's data says about the user (language, last update)."""
+        """Enters `step`, keeping what the chat's data says about the user (language, last update,
+        what the per-user limits count)."""
         now = utc_now()
         current = self.chats.get(chat_id)
-        keep = {k: v for k, v in (current.data if current else {}).items() if k in ("lang", "last_update")}
+        keep = {k: v for k, v in (current.data if current else {}).items() if k in KEPT_DATA}
         state = ConversationState(
             chat_id=chat_id, user_id=user_id if user_id is not None else (current.user_id if current else None),
             step=step, request_id=request_id, data={**keep, **(data or {})}, updated_at=now,

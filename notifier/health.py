@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+
+from notifier.limits import LIMITS
 
 if TYPE_CHECKING:
     from notifier.service import Notifier
@@ -17,6 +21,22 @@ def role(notifier: Notifier) -> str:
     return "standby" if notifier.poller is not None and not notifier.poller.active.is_set() else "starting"
 
 
+class _Limited:
+    """Refusals by each per-user limit since start (a counter without `_created`: the registry is
+    built afresh at every scrape)."""
+
+    def __init__(self, refused: Mapping[str, int]):
+        self.refused = refused
+
+    def collect(self):
+        family = CounterMetricFamily("okrate_notifier_limited", "Requests refused by a per-user limit since "
+                                     "start, by limit (BOT_NEW_ISSUES_PER_DAY, BOT_PHONE_LINKS_PER_HOUR, "
+                                     "BOT_REASON_MAX_CHARS, BOT_REASONS_PER_REQUEST)", labels=["limit"])
+        for name in LIMITS:
+            family.add_metric([name], self.refused.get(name, 0))
+        yield family
+
+
 def metrics_text(notifier: Notifier) -> bytes:
     registry = CollectorRegistry()
     outcomes = Gauge("okrate_notifier_outcomes", "Side-effect outcomes on notifier.outcomes, by kind and status "
@@ -25,6 +45,8 @@ def metrics_text(notifier: Notifier) -> bytes:
     for key, count in (log.statuses.items() if log is not None else ()):
         kind, _, status = key.rpartition(":")
         outcomes.labels(kind, status).set(count)
+    conversations = getattr(notifier, "conversations", None)
+    registry.register(_Limited(conversations.services.refused if conversations is not None else {}))
     active = Gauge("okrate_notifier_active", "1 when this instance is the bot's active notifier", registry=registry)
     active.set(1 if role(notifier) == "active" else 0)
     return generate_latest(registry)

@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from notifier import decide, render
+from notifier.decide import Entry
 from notifier.locale import Texts
 from notifier.okdesk_client import OkdeskClient, OkdeskError
 from notifier.outcomes import OutcomeLog, Recorder
@@ -39,6 +42,14 @@ def find_marked(issues: list[dict[str, Any]], marker: str) -> str | None:
         if marker in str(issue.get("description") or ""):
             return okdesk_id(issue["id"])
     return None
+
+
+def created_by(entries: Iterable[Entry], user_id: int) -> list[datetime]:
+    """When this user's issues were asked for through the bot (pure): every creation recorded in
+    the intent log, done or under way; those Okdesk refused do not count against the user."""
+    return [datetime.fromtimestamp(e.first_intended_at, UTC) for e in entries
+            if e.kind == CREATE and e.user_id == user_id and e.first_intended_at is not None
+            and e.status != decide.FAILED]
 
 
 class IssueCreator:
@@ -72,6 +83,9 @@ class IssueCreator:
             await self.recorder.intent(key=key, kind=CREATE, issue_id=None, request_id=None, user_id=user_id,
                                        chat_id=chat_id, attempt=1, details=details, message_key=key)
         self._schedule(key, reconcile_first=plan == "redo_after_crash")
+
+    def created_by(self, user_id: int) -> list[datetime]:
+        return created_by(self.log.entries.values(), user_id)
 
     def resume_pending(self) -> int:
         """After a restart: unfinished creations are reconciled and finished; finished ones whose

@@ -34,6 +34,7 @@ from notifier.consumer import Message, ThreadedConsumer
 from notifier.conversations import AWAITING_REASON, STEP_TTL, ConversationRunner, Services
 from notifier.health import create_health_app
 from notifier.issue_create import IssueCreator
+from notifier.limits import UserLimits
 from notifier.locale import Texts, TextsError
 from notifier.okdesk_client import OkdeskClient
 from notifier.outcomes import Recorder, rebuild
@@ -82,7 +83,14 @@ class Tuning:
     okdesk_backoff_base: float = 1.0
     okdesk_backoff_cap: float = 300.0
     conversation_max_age: float = 86_400.0  # older updates are not answered (a reprocess stays silent)
-    clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours
+    clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours and the limits
+
+
+def user_limits(settings: Settings) -> UserLimits:
+    return UserLimits(new_issues_per_day=settings.bot_new_issues_per_day,
+                      phone_links_per_hour=settings.bot_phone_links_per_hour,
+                      reason_max_chars=settings.bot_reason_max_chars,
+                      reasons_per_request=settings.bot_reasons_per_request, timezone=settings.stats_timezone)
 
 
 def group_id(settings: Settings, role: str) -> str:
@@ -175,6 +183,7 @@ class Notifier:
             texts=self.texts, state=self.state, links=self.links, sender=self.sender, okdesk=self.okdesk,
             creator=self.creator, publisher=self.publisher, received_topic=RATING_RECEIVED.full_name(s),
             portal_url=s.okdesk_portal_url, reasons=tuple(s.rating_reasons), invite_ttl=s.link_invite_ttl,
+            limits=user_limits(s), clock=self.tuning.clock,
         ), max_age=self.tuning.conversation_max_age)
         self.consumers = [
             ThreadedConsumer(self.bootstrap, TELEGRAM_UPDATES.full_name(s), group_id(s, "callbacks"),

@@ -445,6 +445,9 @@ def refresh_readme(path: Path = typer.Option(Path("README.md"), help="The README
 
 
 def main() -> None:
+    from okrate.lifeline import end_with_supervisor
+
+    end_with_supervisor()  # a child of `okrate run` ends with it, however it ends
     try:
         app()
     except ConfigError as exc:

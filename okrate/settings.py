@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     # Statistics
     stats_port: int = Field(6066, description="Port of the streams worker's web views (`/stats`, `/dashboard`).")
     stats_timezone: str = Field("Europe/Moscow", description="Time zone of days and weeks in statistics, and of quiet hours.")
-    admin_token: str | None = Field(None, description="Bearer token that guards `/stats`, `/dashboard` and the sandbox page. Set it in production.")
+    dashboard_login_failures: int = Field(5, ge=1, description="Failed dashboard logins (the form, or a wrong bearer token) one client address may make in `DASHBOARD_LOGIN_WINDOW`; beyond them it is answered 429 with `Retry-After`.")
+    dashboard_login_window: Duration = Field(timedelta(minutes=15), description="The window of `DASHBOARD_LOGIN_FAILURES`.")
+    admin_token: str | None = Field(None, description="Bearer token that guards `/stats`, `/dashboard` and the sandbox page. Unset: the streams worker serves its web views on 127.0.0.1 only. Set it in production.")
 
     # Telegram
     telegram_bot_token: str | None = Field(None, description="Bot token from @BotFather. Unset together with `OKDESK_API_URL`: sandbox mode.")
@@ -114,6 +116,10 @@ class Settings(BaseSettings):
     quiet_hours: str | None = Field(None, description="e.g. `22:00-09:00` (in `STATS_TIMEZONE`): requests and reminders wait for its end; `off` or unset: none.")
     notifier_host: str = Field("127.0.0.1", description="Address of the notifier's /healthz and /metrics.")
     notifier_port: int = Field(6067, description="Port of the notifier's /healthz and /metrics.")
+    bot_new_issues_per_day: int = Field(10, ge=1, description="Issues one Telegram user may create through the bot per day (in `STATS_TIMEZONE`); beyond it a polite answer names when they can again, and nothing reaches Okdesk.")
+    bot_phone_links_per_hour: int = Field(5, ge=1, description="Phone numbers one Telegram user may have searched in Okdesk's contacts in any hour (linking by phone); beyond it the bot answers when to try again.")
+    bot_reason_max_chars: int = Field(1000, ge=10, le=4096, description="Longest free-text reason passed on to Okdesk; a longer one is answered with a request to shorten it.")
+    bot_reasons_per_request: int = Field(3, ge=1, description="Free-text reasons one user may give for one rating request.")
     link_invite_ttl: Duration = Field(timedelta(days=7), description="Lifetime of a link invite token.")
     alert_chat_id: int | None = Field(None, description="Staff chat that gets every low rating; unset: no alerts.")
     alert_max_score: int = Field(2, ge=1, le=5, description="Scores up to this one are alerted.")

@@ -2,6 +2,7 @@
 
 A child that dies is reported and restarted with backoff; SIGTERM or SIGINT stops them all
 gracefully (each child finishes what it accepted: the ingest flushes to Kafka before it exits).
+A supervisor killed hard (SIGKILL, OOM) takes its children with it: see okrate.lifeline.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from okrate.lifeline import supervisor_env
 
 log = logging.getLogger("okrate.run")
 
@@ -48,8 +51,10 @@ class Supervisor:
         while not self._stopping.is_set():
             started = time.monotonic()
             child.process = await asyncio.create_subprocess_exec(
-                *child.args, env={**os.environ, **child.env}, stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C reaches the supervisor, which stops the children in order
+                *child.args, env={**os.environ, **child.env, **supervisor_env()}, stdin=asyncio.subprocess.DEVNULL,
+                # A Ctrl-C reaches the supervisor, which stops the children in order; a supervisor
+                # killed hard takes them with it all the same (okrate.lifeline).
+                start_new_session=True,
             )
             log.info("%s started (pid %d)", child.name, child.process.pid)
             code = await child.process.wait()

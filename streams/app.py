@@ -28,6 +28,7 @@ from streams.link_directory import LinkDirectory
 from streams.metrics import StreamsMetrics
 from streams.outputs import Output, Outputs, Waiting
 from streams.rules import Rules
+from streams.web.exposure import web_bind
 
 DEFAULT_APP_ID = "okrate-streams"
 
@@ -191,7 +192,7 @@ class StreamsApp:
             producer_compression_type="lz4",
             web_enabled=config.web_port is not None,
             web_port=config.web_port or 6066,
-            web_bind="0.0.0.0",
+            web_bind=web_bind(settings),  # nobody in by default: streams.web.exposure
             # Faust's own pages (/table, /router, /graph, stats) would show table contents
             # (names, titles) to anyone: okrate serves only its own views.
             web_router_enabled=False,

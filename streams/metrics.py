@@ -20,5 +20,11 @@ class StreamsMetrics:
         self.assigned = Gauge("okrate_streams_assigned_partitions", "Input partitions assigned to this worker",
                               registry=self.registry)
 
+        self.logins = Counter("okrate_streams_dashboard_logins", "Failed logins to the web views (wrong token) "
+                              "and requests refused 429 by DASHBOARD_LOGIN_FAILURES, by outcome", ["outcome"],
+                              registry=self.registry)
+        for outcome in ("failed", "limited"):
+            self.logins.labels(outcome)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

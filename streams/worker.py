@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from okrate.settings import Settings
 from streams.app import StreamsConfig, create_app
+from streams.web.exposure import LOOPBACK, web_exposure
+
+log = logging.getLogger("okrate.streams")
 
 
 def install_loop(loop: str = "uvloop") -> None:
@@ -24,5 +28,8 @@ def run_worker(settings: Settings, bootstrap: str, *, data_dir: Path | None = No
         settings=settings, bootstrap=bootstrap, data_dir=data_dir or Path(settings.streams_data_dir),
         web_port=web_port or settings.stats_port, store=settings.streams_store, app_id=settings.streams_app_id,
     ))
+    exposure = web_exposure(settings)
+    say = log.warning if exposure.host == LOOPBACK and not settings.sandbox_mode else log.info
+    say("web views on %s:%d (%s)", exposure.host, web_port or settings.stats_port, exposure.why)
     worker = app.faust.Worker(loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

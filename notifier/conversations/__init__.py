@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.filters import Filter
@@ -25,12 +28,13 @@ from ingest.publisher import KafkaPublisher
 from notifier import decide, render
 from notifier.bot_state import IDLE, BotState, LinksView
 from notifier.consumer import Message
+from notifier.limits import UserLimits
 from notifier.locale import Texts
 from notifier.okdesk_client import OkdeskClient
 from notifier.sender import TelegramSender
 from schemas.callback_data import is_conversation
 from schemas.codec import DecodeError, decode
-from schemas.records import ConversationState, TelegramUpdateEnvelope
+from schemas.records import ConversationState, TelegramUpdateEnvelope, utc_now
 
 log = logging.getLogger("okrate.notifier.conversations")
 
@@ -58,6 +62,12 @@ class Services:
     portal_url: str | None = None
     reasons: tuple[str, ...] = ()
     invite_ttl: timedelta = timedelta(days=7)
+    limits: UserLimits = field(default_factory=UserLimits)
+    clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for the limits
+    refused: Counter[str] = field(default_factory=Counter)  # by limit, for /metrics
+
+    def issues_created_by(self, user_id: int) -> list[datetime]:
+        return self.creator.created_by(user_id) if self.creator is not None else []
 
 
 @dataclass
@@ -101,6 +111,27 @@ class Conversation:
     async def idle(self) -> None:
         if self.step != IDLE:
             await self.set_step(IDLE)
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def refuse(self, limit: str) -> None:
+        """Counts a refusal by one of the per-user limits (notifier.limits)."""
+        self.services.refused[limit] += 1
+        log.info("chat %s: refused by the %s limit", self.chat_id, limit)
+
+    def when(self, moment: datetime) -> dict[str, str]:
+        """`moment` as the texts show it: date, time and zone of the service desk (STATS_TIMEZONE)."""
+        local = moment.astimezone(ZoneInfo(self.services.limits.timezone))
+        return {"date": local.strftime("%d.%m.%Y"), "time": local.strftime("%H:%M"), "zone": local.tzname() or ""}
+
+    def remember(self, key: str, value: str) -> None:
+        """Keeps `key` in the chat's state (written with it once the update is handled)."""
+        current = self.services.state.chat(self.chat_id)
+        if current is None:
+            current = ConversationState(chat_id=self.chat_id, user_id=self.user_id, step=IDLE, data={},
+                                        updated_at=self.received_at)
+        self.services.state.chats[self.chat_id] = replace(current, data={**current.data, key: value})
 
     @property
     def contacts(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Linking: `/start` explains the bot and asks for the user's phone (a reply keyboard with a
 «share my phone number» button); the shared contact must be the sender's own, its number is looked
-up in Okdesk, and exactly one match links it. `/start <token>` links by an invite instead.
+up in Okdesk (at most BOT_PHONE_LINKS_PER_HOUR numbers an hour), and exactly one match links
+it. `/start <token>` links by an invite instead.
 After linking, a pending «new issue» goes on (see `new_issue`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
-from notifier import phones
+from notifier import limits, phones
 from notifier.bot_state import IDLE
 from notifier.conversations import AWAITING_CONTACT, Conversation, StepIs
 from notifier.invites import invite_verdict
@@ -89,6 +90,8 @@ async def shared_contact(message: Message, conv: Conversation) -> None:
     if okdesk is None:
         conv.reply(conv.text("link.lookup_failed"), contact_button=conv.text("button.share_phone"))
         return
+    if over_the_hour_limit(conv):
+        return
     found: dict[str, dict] = {}
     try:
         for form in phones.lookup_forms(number):
@@ -106,6 +109,23 @@ async def shared_contact(message: Message, conv: Conversation) -> None:
     key = "link.not_found" if not found else "link.ambiguous"
     conv.reply(conv.text(key, phone=shown, support=conv.support()), remove_keyboard=True)
     await conv.set_step(IDLE)
+
+
+def over_the_hour_limit(conv: Conversation) -> bool:
+    """BOT_PHONE_LINKS_PER_HOUR: each shared number is a contact search in Okdesk. Within the
+    limit the attempt is counted (in the chat's state: a restart keeps it); beyond it the user is
+    told when to try again."""
+    now = conv.now()
+    tries = limits.decode_times(conv.state.data.get(limits.PHONE_TRIES) if conv.state else None)
+    verdict = limits.phone_verdict(tries, now, conv.services.limits)
+    if not verdict.allowed:
+        assert verdict.again_at is not None
+        conv.refuse(limits.PHONE_LINKS_PER_HOUR)
+        conv.reply(conv.text("link.limit", support=conv.support(), **conv.when(verdict.again_at)),
+                   remove_keyboard=True)
+        return True
+    conv.remember(limits.PHONE_TRIES, limits.encode_times(limits.after_try(tries, now)))
+    return False
 
 
 async def typed_instead_of_shared(message: Message, conv: Conversation) -> None:

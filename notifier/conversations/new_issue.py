@@ -1,7 +1,8 @@
 """A new issue from the bot: «Создать новую заявку» (or `/new`) → a description (its first line,
 when more follow, is the title) → the issue is created in Okdesk with the linked contact and their
 company (by `IssueCreator`, once, keyed by the update id) → its number and a link.
-An unlinked user is asked to link first, and the new issue goes on after linking."""
+An unlinked user is asked to link first, and the new issue goes on after linking. Beyond
+BOT_NEW_ISSUES_PER_DAY a day the user is told when they can again (notifier.limits)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from notifier import render
+from notifier import limits, render
 from notifier.conversations import AWAITING_CONTACT, AWAITING_DESCRIPTION, Conversation, StepIs
 from notifier.conversations.linking import ask_for_phone
 from schemas.callback_data import NEW_ISSUE
@@ -20,10 +21,25 @@ async def ask_for_description(conv: Conversation) -> None:
     await conv.set_step(AWAITING_DESCRIPTION)
 
 
+def over_the_day_limit(conv: Conversation) -> bool:
+    """BOT_NEW_ISSUES_PER_DAY reached: says when the user can again, and nothing goes to Okdesk."""
+    verdict = limits.new_issue_verdict(conv.services.issues_created_by(conv.user_id), conv.now(),
+                                       conv.services.limits)
+    if verdict.allowed:
+        return False
+    assert verdict.again_at is not None
+    conv.refuse(limits.NEW_ISSUES_PER_DAY)
+    conv.reply(conv.text("new.limit", limit=conv.services.limits.new_issues_per_day, **conv.when(verdict.again_at)))
+    return True
+
+
 async def new_issue(conv: Conversation) -> None:
     if not conv.contacts:
         ask_for_phone(conv, "new.need_link")
         await conv.set_step(AWAITING_CONTACT, data={"then": "new_issue"})
+        return
+    if over_the_day_limit(conv):
+        await conv.idle()
         return
     await ask_for_description(conv)
 
@@ -51,6 +67,9 @@ async def description(message: Message, conv: Conversation) -> None:
     if not contacts:  # unlinked meanwhile (an operator, or /stop from another device)
         ask_for_phone(conv, "new.need_link")
         await conv.set_step(AWAITING_CONTACT, data={"then": "new_issue"})
+        return
+    if over_the_day_limit(conv):  # asked for before the limit was reached, described after
+        await conv.idle()
         return
     title, body = render.split_issue_text(text, conv.text("new.default_title"))
     conv.reply(conv.text("new.accepted"))

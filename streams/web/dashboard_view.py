@@ -19,7 +19,8 @@ redraws its charts in place. Everything it shows comes from two places:
 `ADMIN_TOKEN`, when set, guards every route but the static files (which hold no data): a bearer
 header, or the login form at `/dashboard/login` that sets an HttpOnly, SameSite=Strict cookie
 derived from the token (never the token itself). `GET /dashboard` without either answers 401
-with the login form; `GET /dashboard/data` and `GET /stats.csv` answer 401 JSON.
+with the login form; `GET /dashboard/data` and `GET /stats.csv` answer 401 JSON. Failed logins
+are limited per client address (`Gate`, streams.web.login_limit): 429 with `Retry-After`.
 
 Routes: `GET /dashboard`, `GET /dashboard/data` (JSON, ETag / If-None-Match -> 304),
 `GET|POST /dashboard/login`, `POST /dashboard/logout`, `GET /dashboard/static/...`,
@@ -53,6 +54,7 @@ from schemas.records import ContactLink, RatingRecorded, ReasonRecorded, StatsSn
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED
 from streams.stats.facts import FREE_TEXT_REASON
 from streams.stats.fold import BUCKET_BOUNDS
+from streams.web.login_limit import LoginLimit, token_matches
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp
@@ -92,10 +94,66 @@ def allowed(headers: Any, cookies: Any, token: str | None) -> bool:
     if not token:
         return True
     scheme, _, given = (headers.get("Authorization") or "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+    if scheme.lower() == "bearer" and token_matches(given.strip(), token):
         return True
     cookie = cookies.get(SESSION_COOKIE) or ""
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    return bool(cookie) and token_matches(cookie, session_value(token))
+
+
+def credentials_given(headers: Any, cookies: Any) -> bool:
+    """A bearer header or a session cookie: a wrong one is a failed login."""
+    return bool(headers.get("Authorization")) or bool(cookies.get(SESSION_COOKIE))
+
+
+class Gate:
+    """The admin token in front of every view, with failed logins limited per client address
+    (streams.web.login_limit). `check` answers (allowed, seconds to wait when limited)."""
+
+    def __init__(self, token: str | None, limit: LoginLimit, on: Any = None, clock=time.monotonic):
+        self.token, self.limit, self.clock = token, limit, clock
+        self.on = on  # a Counter by outcome (`failed`, `limited`), or None
+
+    def _count(self, outcome: str) -> None:
+        if self.on is not None:
+            self.on.labels(outcome).inc()
+
+    def limited(self, request: Any) -> int | None:
+        if not self.token:
+            return None
+        wait = self.limit.retry_after(request.remote or "?", self.clock())
+        if wait is not None:
+            self._count("limited")
+        return wait
+
+    def failed(self, request: Any) -> None:
+        self.limit.failed(request.remote or "?", self.clock())
+        self._count("failed")
+
+    def check(self, request: Any) -> tuple[bool, int | None]:
+        wait = self.limited(request)
+        if wait is not None:
+            return False, wait
+        if allowed(request.headers, request.cookies, self.token):
+            return True, None
+        if credentials_given(request.headers, request.cookies):
+            self.failed(request)
+        return False, None
+
+    def login(self, request: Any, given: str) -> tuple[bool, int | None]:
+        """The login form's token."""
+        wait = self.limited(request)
+        if wait is not None:
+            return False, wait
+        if self.token and token_matches(given, self.token):
+            self.limit.succeeded(request.remote or "?")
+            return True, None
+        self.failed(request)
+        return False, None
+
+
+def too_many(view: Any, wait: int) -> Any:
+    return view.json({"error": f"too many failed logins from this address: try again in {wait} s"}, status=429,
+                     headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
 
 
 def local_path(value: str | None, default: str = "/dashboard") -> str:
@@ -438,9 +496,9 @@ def stats_csv(latest: dict[str, StatsSnapshot]) -> str:
 # -- the views ---------------------------------------------------------------------------------
 
 
-def register(app: StreamsApp, reader: StatsReader) -> None:
+def register(app: StreamsApp, reader: StatsReader, gate: Gate) -> None:
     """The dashboard's routes on the worker's web server (called by `stats_view.register`, which
-    shares its `rating.stats` reader)."""
+    shares its `rating.stats` reader and its gate)."""
     if app.config.web_port is None:
         return
     import faust
@@ -476,7 +534,10 @@ def register(app: StreamsApp, reader: StatsReader) -> None:
     @app.faust.page("/dashboard")
     class DashboardPage(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            if not allowed(request.headers, request.cookies, token):
+            ok, wait = gate.check(request)
+            if wait is not None:
+                return too_many(self, wait)
+            if not ok:
                 return self.html(login_page(str(request.rel_url)), status=401, headers=PAGE_HEADERS)
             page = index_html.replace("{{protected}}", "true" if token else "false")
             return self.html(page, headers=PAGE_HEADERS)
@@ -484,7 +545,10 @@ def register(app: StreamsApp, reader: StatsReader) -> None:
     @app.faust.page("/dashboard/data")
     class DashboardData(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            if not allowed(request.headers, request.cookies, token):
+            ok, wait = gate.check(request)
+            if wait is not None:
+                return too_many(self, wait)
+            if not ok:
                 return unauthorised_json(self)
             try:
                 latest, view = await read_topics()
@@ -515,8 +579,10 @@ def register(app: StreamsApp, reader: StatsReader) -> None:
             next_path = local_path(str(form.get("next") or ""))
             if not token:
                 return redirect(self, next_path)
-            given = str(form.get("token") or "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
+            ok, wait = gate.login(request, str(form.get("token") or ""))
+            if wait is not None:
+                return too_many(self, wait)
+            if not ok:
                 return self.html(login_page(next_path, "Wrong token."), status=401,
                                  headers=PAGE_HEADERS)
             response = redirect(self, next_path)
@@ -534,7 +600,10 @@ def register(app: StreamsApp, reader: StatsReader) -> None:
     @app.faust.page("/stats.csv")
     class StatsCsv(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            if not allowed(request.headers, request.cookies, token):
+            ok, wait = gate.check(request)
+            if wait is not None:
+                return too_many(self, wait)
+            if not ok:
                 return unauthorised_json(self)
             try:
                 latest = await asyncio.to_thread(reader.read)

@@ -10,7 +10,6 @@ snapshot published before the request is always in the answer.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import threading
 import time
@@ -93,15 +92,6 @@ class StatsReader:
                 self._consumer = None
 
 
-def authorised(header: str | None, token: str | None) -> bool:
-    """No token configured: open. Otherwise `Authorization: Bearer <token>`, compared in constant
-    time."""
-    if not token:
-        return True
-    scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-
-
 def stats_document(latest: dict[str, StatsSnapshot], dimension: str | None) -> tuple[int, dict[str, Any]]:
     if dimension is not None:
         snap = latest.get(dimension)
@@ -116,13 +106,22 @@ def register(app: StreamsApp) -> None:
         return
     import faust.web
 
+    from streams.web import dashboard_view
+    from streams.web.login_limit import LoginLimit
+
     reader = StatsReader(app.config.bootstrap, RATING_STATS.full_name(app.settings))
-    token = app.settings.admin_token
+    settings = app.settings
+    gate = dashboard_view.Gate(settings.admin_token, LoginLimit(settings.dashboard_login_failures,
+                                                                settings.dashboard_login_window.total_seconds()),
+                               on=app.metrics.logins)
 
     @app.faust.page("/stats")
     class StatsView(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            if not authorised(request.headers.get("Authorization"), token):
+            ok, wait = gate.check(request)
+            if wait is not None:
+                return dashboard_view.too_many(self, wait)
+            if not ok:
                 return self.json({"error": "unauthorised"}, status=401,
                                  headers={"WWW-Authenticate": "Bearer"})
             try:
@@ -138,6 +137,4 @@ def register(app: StreamsApp) -> None:
         async def on_stop(self) -> None:
             await asyncio.to_thread(reader.close)
 
-    from streams.web import dashboard_view
-
-    dashboard_view.register(app, reader)  # /dashboard and /stats.csv, sharing this reader
+    dashboard_view.register(app, reader, gate)  # /dashboard and /stats.csv, sharing this reader and gate

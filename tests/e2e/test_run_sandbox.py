@@ -163,3 +163,72 @@ def test_bad_or_half_configuration_is_refused_by_name(tmp_path, extra, named):
     assert named in result.stderr
     if "RATING_EXPIRY" in extra:  # every problem at once
         assert "OKDESK_API_URL" in result.stderr and "RATING_EXPIRY" in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in found.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_a_supervisor_killed_hard_leaves_no_orphans_and_a_fresh_run_starts_cleanly(settings_for, kafka_bootstrap, tmp_path):
+    """`kill -9` of `okrate run`: its children (in sessions of their own) end with it, their ports
+    are free, and the next `okrate run` starts every service without a restart."""
+    settings = settings_for()
+    env = _env(settings, kafka_bootstrap, tmp_path)
+    urls = [f"http://127.0.0.1:{env['SANDBOX_PORT']}/api/okdesk/issues", f"http://127.0.0.1:{env['INGEST_PORT']}/healthz",
+            f"http://127.0.0.1:{env['STATS_PORT']}/metrics", f"http://127.0.0.1:{env['NOTIFIER_PORT']}/healthz"]
+
+    async def answers(http, url) -> bool:
+        try:
+            return (await _get(http, url))[0] == 200
+        except aiohttp.ClientError:
+            return False
+
+    async def all_up(http) -> bool:
+        return all([await answers(http, url) for url in urls])
+
+    runs: list[subprocess.Popen] = []
+
+    async def start(name: str) -> subprocess.Popen:
+        log_path = tmp_path / f"{name}.log"
+        with log_path.open("wb") as log:
+            runs.append(subprocess.Popen([sys.executable, "-m", "okrate.cli", "run"], env=env, cwd=tmp_path,
+                                         stdout=log, stderr=subprocess.STDOUT))
+        await _wait(lambda: all_up(http), timeout=120)
+        assert b"exited with" not in log_path.read_bytes(), log_path.read_text()[-3000:]
+        assert b"web views on 127.0.0.1:" in log_path.read_bytes()  # no ADMIN_TOKEN: said at start
+        return runs[-1]
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await start("first")
+            children = _children(first.pid)
+            assert len(children) == 4  # sandbox, ingest, streams, notifier
+            first.kill()
+            first.wait(10)
+
+            async def orphans_gone():
+                return not any(_alive(pid) for pid in children)
+
+            async def ports_free():
+                return not any([await answers(http, url) for url in urls])
+
+            await _wait(orphans_gone, timeout=60, every=0.2)
+            await _wait(ports_free, timeout=10, every=0.2)
+            await start("second")  # every service up, none restarted
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

@@ -1,0 +1,1 @@
+"""`make fuzz`: hostile input at volume against the whole pipeline (see tests/fuzz/run.py)."""
