@@ -13,6 +13,7 @@ from okrate.rebuild_stats import latest_snapshots, run_refold
 from schemas.codec import encode
 from schemas.records import RatingRecorded, StatsSnapshot
 from schemas.topics import ISSUE_EVENTS, RATING_RECORDED, RATING_STATS
+from tests.chaos.checks import stats_equal_refold
 from tests.integration.test_stats import converged, expected_snapshots, feed, history, worker
 from tests.streams_harness import Feeder
 
@@ -72,3 +73,5 @@ async def test_the_batch_refold_gives_the_live_workers_figures(settings_for, kaf
     assert result.issues_held == 0  # only the dimensions' states outlive their partition
     assert done[-1] == (len(items) + 2, len(items) + 2)
     assert [d for d, _ in done] == sorted(d for d, _ in done)
+    check = await asyncio.to_thread(stats_equal_refold, kafka_bootstrap, settings)  # the chaos drill's check
+    assert check.ok and check.counts["dimensions differing"] == 0, check.failures
