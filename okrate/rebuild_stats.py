@@ -48,6 +48,8 @@ from streams.stats.refold import Refold
 
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
 CONSUME_BATCH = 5_000  # messages per consume() call
+# consume() waits this long for a full batch before it returns what it has (a partition's tail)
+CONSUME_WAIT_S = 0.05
 STALL_S = 60.0  # no message and no end of partition for this long: the broker is gone
 
 Progress = Callable[[int, int], None]
@@ -140,7 +142,7 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
     add, decode_one = refold.add, codec.decode
     moved, last_error = time.monotonic(), None
     while remaining:
-        messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
+        messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=CONSUME_WAIT_S)
         if not messages:
             if time.monotonic() - moved > stall_timeout:
                 raise ReplayError(f"no message from partition {partition} of {', '.join(sorted(remaining))} "

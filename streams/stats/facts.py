@@ -24,8 +24,9 @@ interleave: refolds are identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from schemas.records import (
     IssueEvent,
@@ -180,6 +181,16 @@ def _effect(fact: Fact, attrs: Attrs) -> Effect | None:
     return Effect(at=fact.at, counts=counts, resolution=resolution, reaction=reaction)
 
 
+def _emitted(fact: Fact, pos: str) -> Fact:
+    """`replace(fact, pos=pos)`, without `dataclasses.replace`'s cost (it is on every event's path)."""
+    return Fact(fact.kind, fact.at, fact.src, pos, fact.request, fact.value, fact.attrs)
+
+
+@lru_cache(maxsize=4096)
+def _attrs_of(values: tuple[str | None, ...]) -> Attrs:
+    return Attrs.from_list(values)
+
+
 def contribute(state: IssueStats | None, record: Record, pos: str,
                tz: str) -> tuple[IssueStats, dict[str, Effect]]:
     """Folds a decision record (read at source position `pos`) into its issue's statistics state;
@@ -191,15 +202,15 @@ def contribute(state: IssueStats | None, record: Record, pos: str,
             continue
         if fact.kind == "request":
             added_requests.append(fact.request or "")
-            facts[key] = replace(fact, pos=pos)
+            facts[key] = _emitted(fact, pos)
         elif fact.attrs is None and f"request:{fact.request}" not in facts:
             facts[key] = fact  # waits for its request
         else:
-            facts[key] = replace(fact, pos=pos)
+            facts[key] = _emitted(fact, pos)
     for rid in added_requests:  # release what waited for these requests
         for key, fact in facts.items():
             if fact.pos is None and fact.request == rid:
-                facts[key] = replace(fact, pos=pos)
+                facts[key] = _emitted(fact, pos)
     new_state = IssueStats(facts) if state is None or facts != state.facts else state
     return new_state, effects_of(new_state, pos, tz)
 
@@ -214,7 +225,7 @@ def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
         if raw_attrs is None:
             request = state.facts.get(f"request:{fact.request}")
             raw_attrs = request.attrs if request is not None else None
-        attrs = Attrs.from_list(raw_attrs or [])
+        attrs = _attrs_of(tuple(raw_attrs or ()))
         effect = _effect(fact, attrs)
         if effect is None:
             continue
@@ -225,4 +236,7 @@ def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
             else:
                 have[1].add(fact.src)
                 by_dim[dim] = (have[0].merge(effect), have[1])
-    return {dim: replace(effect, events=len(srcs)) for dim, (effect, srcs) in by_dim.items()}
+    # An effect is immutable: one fact's effect is shared by its dimensions rather than copied.
+    return {dim: effect if effect.events == len(srcs) else
+            Effect(effect.at, len(srcs), effect.counts, effect.resolution, effect.reaction)
+            for dim, (effect, srcs) in by_dim.items()}
