@@ -9,6 +9,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
+
 from okrate.rebuild_stats import latest_snapshots, run_refold
 from schemas.codec import encode
 from schemas.records import RatingRecorded, StatsSnapshot
@@ -75,3 +77,12 @@ async def test_the_batch_refold_gives_the_live_workers_figures(settings_for, kaf
     assert [d for d, _ in done] == sorted(d for d, _ in done)
     check = await asyncio.to_thread(stats_equal_refold, kafka_bootstrap, settings)  # the chaos drill's check
     assert check.ok and check.counts["dimensions differing"] == 0, check.failures
+
+
+def test_a_rebuild_without_the_decision_topics_fails_with_the_reason(kafka_bootstrap, unique_id):
+    from okrate.replay import ReplayError
+    from okrate.settings import load_settings
+
+    settings = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=f"none{unique_id}-")
+    with pytest.raises(ReplayError, match=f"the decision topic none{unique_id}-issue.events does not exist"):
+        run_refold(settings, kafka_bootstrap)
