@@ -46,7 +46,11 @@ def _e2e(r: dict[str, Any]) -> str:
 
 def _replay(r: dict[str, Any]) -> str:
     out = (f"refold of {r['decision_events']:,} decision events ({r['issues']:,} issues): "
-           f"{r['events_per_second']:,.0f} events/s, peak RSS {r['peak_rss_mib_sampled']:,.0f} MiB")
+           f"{r['events_per_second']:,.0f} events/s")
+    if "refold_to_bare_consume_decode" in r:
+        out += (f" = {r['refold_to_bare_consume_decode']:.2f} × a bare consume+decode loop of the same run "
+                f"({r['bare_consume_decode_per_s']:,.0f}/s)")
+    out += f", peak RSS {r['peak_rss_mib_sampled']:,.0f} MiB"
     if "table_issues" in r:
         out += (f"; {r['table_issues']:,} issues in each issue table (restored in {r['tables_restore_seconds']:g} s): "
                 f"peak RSS {r['rss_mib_peak_with_tables']:,.0f} MiB")

@@ -1,28 +1,39 @@
 """`okrate replay --rebuild-stats`: every statistic refolded from offset 0 of the decision topics
-into a fresh application (only the statistics agents, under a scratch prefix), compared with the
-live figures, then switched over: the rebuilt snapshots become the latest in `rating.stats`.
+by a batch job in this process, compared with the live figures, then switched over: the rebuilt
+snapshots become the latest in `rating.stats`.
 
 Use it when `rating.stats` was damaged or lost, or to prove the live figures: the refold of the
 same decisions gives the same figures. (After a fix in the statistics' rules, the live worker's
 own tables must start afresh too: that is `okrate replay --switch`.)
+
+The job is a plain confluent-kafka consumer, no Faust, no repartition topic: it reads the four
+decision topics up to their end offsets taken at the start, one partition number at a time (the
+topics are co-partitioned by issue id), decodes them in batches, and folds them through the live
+worker's own pure rules (`streams.stats.refold`). Memory holds one partition's issues and the
+dimensions' states, whatever the history's length.
 """
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from confluent_kafka import Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
-from okrate.consumer_lag import end_offsets
-from okrate.kafka_clients import producer_config
-from okrate.replay import _run_until_caught_up
+from okrate.kafka_clients import consumer_config, producer_config
+from okrate.replay import ReplayError
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
-from schemas.codec import DecodeError, decode, encode
+from schemas.codec import DecodeError, decode, default_codec, encode
 from schemas.keys import dimension_key
 from schemas.records import StatsSnapshot
 from schemas.topics import (
@@ -31,10 +42,17 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     RATING_STATS,
-    ensure_topics,
+    TopicSpec,
 )
+from streams.stats.refold import Refold
 
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
+CONSUME_BATCH = 5_000  # messages per consume() call
+# consume() waits this long for a full batch before it returns what it has (a partition's tail)
+CONSUME_WAIT_S = 0.05
+STALL_S = 60.0  # no message and no end of partition for this long: the broker is gone
+
+Progress = Callable[[int, int], None]
 
 
 def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
@@ -48,31 +66,122 @@ def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
     return latest
 
 
-def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Path, *, store: str = "rocksdb://",
-           timeout: float = 24 * 3600, progress=None) -> dict[str, StatsSnapshot]:
-    from streams.agents.stats import by_dimension_topic
-    from streams.app import REFOLD_STATS_BATCHING, StreamsConfig, create_app
+@dataclass(frozen=True)
+class _Source:
+    spec: TopicSpec
+    name: str  # with the prefix
+    expected: tuple[type, ...]
 
-    scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
-    ensure_topics(bootstrap, scratch)
-    group = f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}"
-    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in DECISION_TOPICS])
 
-    async def run() -> None:
-        app = create_app(StreamsConfig(
-            settings=scratch, bootstrap=bootstrap, app_id=group, data_dir=data_dir, store=store,
-            source_prefix=settings.topic_prefix, source_topics=DECISION_TOPICS, agents=("stats",),
-            metadata_max_age_ms=5000, stats_batching=REFOLD_STATS_BATCHING,
-        ))
-        inputs = [by_dimension_topic(app).full_name(app.settings)]
-        await app.faust.start()
+def _sources(settings: Settings) -> dict[str, _Source]:
+    # What each topic carries, per the catalogue (the live fan-out dead-letters anything else).
+    return {spec.full_name(settings): _Source(spec, spec.full_name(settings), spec.carries) for spec in DECISION_TOPICS}
+
+
+def _ranges(consumer: Consumer, sources: dict[str, _Source], timeout: float) -> dict[int, dict[str, tuple[int, int]]]:
+    """Per partition number, per topic: (low, end) offsets, the ends taken now. Fails when the
+    topics are not co-partitioned (the refold folds one partition number of all four at a time)."""
+    counts: dict[str, int] = {}
+    for name in sources:
+        metadata = consumer.list_topics(name, timeout=timeout).topics.get(name)
+        if metadata is None or metadata.error is not None:
+            raise ReplayError(f"the decision topic {name} does not exist "
+                              f"({metadata.error if metadata is not None else 'no metadata'})")
+        counts[name] = len(metadata.partitions)
+    if len(set(counts.values())) != 1:
+        raise ReplayError("the decision topics are not co-partitioned (partitions: "
+                          + ", ".join(f"{n} {c}" for n, c in counts.items()) + "): a refold cannot fold them")
+    out: dict[int, dict[str, tuple[int, int]]] = {}
+    for partition in range(next(iter(counts.values()))):
+        for name in sources:
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=timeout)
+            if high > low:
+                out.setdefault(partition, {})[name] = (low, high)
+    return out
+
+
+def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None = None,
+               trace: str | None = None, stall_timeout: float = STALL_S) -> Refold:
+    """The decision topics, from offset 0 to their ends at the start, folded in this process.
+    `progress(done, total)` is told how many decision events were read so far; `trace` names a
+    dimension whose folded positions the result keeps (`Refold.traced`)."""
+    sources = _sources(settings)
+    refold = Refold(settings.stats_timezone, trace=trace)
+    consumer = Consumer(consumer_config(
+        bootstrap, f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}",
+        **{"enable.partition.eof": True, "max.partition.fetch.bytes": 8 * 1024 * 1024,
+           "fetch.max.bytes": 64 * 1024 * 1024}))
+    codec = default_codec()
+    try:
         try:
-            await _run_until_caught_up(app, bootstrap, group, inputs, ends, progress, timeout)
-        finally:
-            await app.faust.stop()
+            ranges = _ranges(consumer, sources, 30.0)
+            total = sum(end - low for topics in ranges.values() for low, end in topics.values())
+            done = 0
+            for partition, topics in sorted(ranges.items()):
+                done = _fold_partition(consumer, refold, partition, topics, sources, codec, stall_timeout,
+                                       progress, done, total)
+                refold.end_partition()
+        except KafkaException as exc:
+            raise ReplayError(f"reading the decision topics failed: {exc}") from exc
+        if progress is not None:
+            progress(total, total)
+    finally:
+        consumer.close()
+    refold.flush()
+    return refold
 
-    asyncio.run(run())
-    return latest_snapshots(bootstrap, RATING_STATS.full_name(scratch))
+
+def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: dict[str, tuple[int, int]],
+                    sources: dict[str, _Source], codec, stall_timeout: float, progress: Progress | None,
+                    done: int, total: int) -> int:
+    ends = {name: end for name, (_, end) in topics.items()}
+    prefix = {name: f"{sources[name].spec.name}:{partition}:" for name in topics}
+    expected = {name: sources[name].expected for name in topics}
+    consumer.assign([TopicPartition(name, partition, OFFSET_BEGINNING) for name in topics])
+    remaining = set(topics)
+    add, decode_one = refold.add, codec.decode
+    moved, last_error = time.monotonic(), None
+    while remaining:
+        messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=CONSUME_WAIT_S)
+        if not messages:
+            if time.monotonic() - moved > stall_timeout:
+                raise ReplayError(f"no message from partition {partition} of {', '.join(sorted(remaining))} "
+                                  f"within {stall_timeout:.0f}s" + (f" (last error: {last_error})" if last_error else ""))
+            continue
+        moved = time.monotonic()
+        for msg in messages:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(msg.topic())
+                elif error.fatal():
+                    raise ReplayError(f"the consumer failed: {error}")
+                else:
+                    last_error = error
+                continue
+            name, offset = msg.topic(), msg.offset()
+            end = ends[name]
+            if offset >= end:  # written after the start: not this refold's
+                remaining.discard(name)
+                continue
+            done += 1
+            try:
+                record = decode_one(msg.value(), expected[name])
+            except DecodeError:  # dead-lettered live: no effect
+                refold.skip()
+            else:
+                add(msg.key(), record, prefix[name] + str(offset))
+            if offset + 1 >= end:
+                remaining.discard(name)
+        if progress is not None:
+            progress(done, total)
+    consumer.unassign()
+    return done
+
+
+def refold(settings: Settings, bootstrap: str, *, progress: Progress | None = None) -> dict[str, StatsSnapshot]:
+    """Every dimension's snapshot, refolded from offset 0 of the decision topics."""
+    return run_refold(settings, bootstrap, progress=progress).snapshots()
 
 
 def publish(settings: Settings, bootstrap: str, snapshots: dict[str, StatsSnapshot]) -> None:
@@ -82,7 +191,8 @@ def publish(settings: Settings, bootstrap: str, snapshots: dict[str, StatsSnapsh
         producer.produce(topic, key=dimension_key(dimension), value=encode(snapshot))
         producer.poll(0)
     if producer.flush(60):
-        raise RuntimeError("Kafka did not acknowledge every rebuilt snapshot")
+        raise ReplayError("Kafka did not acknowledge every rebuilt snapshot within 60 s: rating.stats may hold "
+                          "only part of them; run the rebuild again")
 
 
 def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot]) -> list[str]:
@@ -91,9 +201,7 @@ def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot])
 
 def rebuild_stats(settings: Settings, bootstrap: str, progress=None) -> str:
     """`progress(done, total)` is told how many decision events were folded so far."""
-    scratch_prefix = f"{settings.topic_prefix}stats-rebuild-{time.strftime('%Y%m%d%H%M%S')}-"
-    with tempfile.TemporaryDirectory(prefix="okrate-stats-rebuild-") as tmp:
-        rebuilt = refold(settings, bootstrap, scratch_prefix, Path(tmp), store=settings.streams_store, progress=progress)
+    rebuilt = refold(settings, bootstrap, progress=progress)
     live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
     changed = differing(live, rebuilt)
     publish(settings, bootstrap, rebuilt)

@@ -24,8 +24,9 @@ interleave: refolds are identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from schemas.records import (
     IssueEvent,
@@ -54,7 +55,7 @@ def epoch_ms(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a refold holds a partition's facts in memory
 class Fact:
     kind: str  # type, reaction, request, sent, undeliverable, delivered, reminded, expired,
     #            closed, rated, reason, portal
@@ -74,8 +75,15 @@ class IssueStats:
 
 
 def _attrs(record) -> list[str | None]:
-    return Attrs(record.company_id, record.assignee_employee_id, record.assignee_group_id,
-                 record.type_code).as_list()
+    return _shared_attrs((record.company_id, record.assignee_employee_id, record.assignee_group_id,
+                          record.type_code))
+
+
+@lru_cache(maxsize=65536)
+def _shared_attrs(values: tuple[str | None, ...]) -> list[str | None]:
+    """One list per distinct filing, shared by the facts filed so (never mutated): a refold holds
+    a partition's facts in memory, and few issues are filed differently."""
+    return Attrs(*values).as_list()
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -180,6 +188,16 @@ def _effect(fact: Fact, attrs: Attrs) -> Effect | None:
     return Effect(at=fact.at, counts=counts, resolution=resolution, reaction=reaction)
 
 
+def _emitted(fact: Fact, pos: str) -> Fact:
+    """`replace(fact, pos=pos)`, without `dataclasses.replace`'s cost (it is on every event's path)."""
+    return Fact(fact.kind, fact.at, fact.src, pos, fact.request, fact.value, fact.attrs)
+
+
+@lru_cache(maxsize=4096)
+def _attrs_of(values: tuple[str | None, ...]) -> Attrs:
+    return Attrs.from_list(values)
+
+
 def contribute(state: IssueStats | None, record: Record, pos: str,
                tz: str, src: str | None = None) -> tuple[IssueStats, dict[str, Effect]]:
     """Folds a decision record (read at source position `pos`) into its issue's statistics state;
@@ -197,15 +215,15 @@ def contribute(state: IssueStats | None, record: Record, pos: str,
             continue
         if fact.kind == "request":
             added_requests.append(fact.request or "")
-            facts[key] = replace(fact, pos=pos)
+            facts[key] = _emitted(fact, pos)
         elif fact.attrs is None and f"request:{fact.request}" not in facts:
             facts[key] = fact  # waits for its request
         else:
-            facts[key] = replace(fact, pos=pos)
+            facts[key] = _emitted(fact, pos)
     for rid in added_requests:  # release what waited for these requests
         for key, fact in facts.items():
             if fact.pos is None and fact.request == rid:
-                facts[key] = replace(fact, pos=pos)
+                facts[key] = _emitted(fact, pos)
     new_state = IssueStats(facts) if state is None or facts != state.facts else state
     return new_state, effects_of(new_state, pos, tz)
 
@@ -220,7 +238,7 @@ def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
         if raw_attrs is None:
             request = state.facts.get(f"request:{fact.request}")
             raw_attrs = request.attrs if request is not None else None
-        attrs = Attrs.from_list(raw_attrs or [])
+        attrs = _attrs_of(tuple(raw_attrs or ()))
         effect = _effect(fact, attrs)
         if effect is None:
             continue
@@ -231,4 +249,7 @@ def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
             else:
                 have[1].add(fact.src)
                 by_dim[dim] = (have[0].merge(effect), have[1])
-    return {dim: replace(effect, events=len(srcs)) for dim, (effect, srcs) in by_dim.items()}
+    # An effect is immutable: one fact's effect is shared by its dimensions rather than copied.
+    return {dim: effect if effect.events == len(srcs) else
+            Effect(effect.at, len(srcs), effect.counts, effect.resolution, effect.reaction)
+            for dim, (effect, srcs) in by_dim.items()}

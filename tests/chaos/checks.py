@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sandbox_client import request_id_of
-from okrate.rebuild_stats import differing, latest_snapshots, refold
+from okrate.rebuild_stats import differing, latest_snapshots, run_refold
 from okrate.replay import reprocess
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
@@ -230,16 +230,17 @@ def ratings_written_back(bootstrap: str, settings: Settings, issues: list[dict[s
 
 # -- 4. statistics = a refold --------------------------------------------------------------------
 
-def stats_equal_refold(bootstrap: str, settings: Settings, scratch_prefix: str, data_dir: Path) -> Check:
+def stats_equal_refold(bootstrap: str, settings: Settings) -> Check:
     """Run once the live services have settled and stopped: their last snapshots are final."""
     check = Check("stats = --rebuild-stats")
     began = time.monotonic()
-    rebuilt = refold(settings, bootstrap, scratch_prefix, data_dir, store="rocksdb://", timeout=600)
+    result = run_refold(settings, bootstrap, trace="all")
+    rebuilt = result.snapshots()
     check.counts["refold seconds"] = round(time.monotonic() - began, 1)
     live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
     changed = differing(live, rebuilt)
     check.counts.update({"dimensions live": len(live), "dimensions refolded": len(rebuilt),
-                         "dimensions differing": len(changed)})
+                         "dimensions differing": len(changed), "decision events refolded": result.events})
     overall = rebuilt.get("all")
     if overall is not None:
         check.counts["ratings / requests sent (dimension all, refold)"] = f"{overall.ratings_count} / {overall.requests_sent}"
@@ -254,9 +255,10 @@ def stats_equal_refold(bootstrap: str, settings: Settings, scratch_prefix: str, 
         examples.append(f"{d}: {'; '.join(fields)[:300]}")
     check.fail("dimensions whose live figures differ from the refold (live ≠ refold)", examples, limit=3)
     if changed:
+        # The batch refold folds each source position of `all` once, in order: its trace.
         check.fail("source positions counted differently in `all`",
                    fold_difference(_trace_topic(bootstrap, STATS_BY_DIMENSION.full_name(settings)),
-                                   _trace_topic(bootstrap, _refold_topic(bootstrap, scratch_prefix))), limit=20)
+                                   FoldTrace(folded=dict.fromkeys(result.traced, 0))), limit=20)
     return check
 
 
@@ -306,13 +308,6 @@ def _trace_topic(bootstrap: str, topic: str) -> FoldTrace:
         except DecodeError:
             continue
     return trace_fold(batches)
-
-
-def _refold_topic(bootstrap: str, scratch_prefix: str) -> str:
-    from confluent_kafka.admin import AdminClient
-
-    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
-    return next(t for t in sorted(topics) if t.startswith(scratch_prefix) and t.endswith(".stats.by-dimension"))
 
 
 # -- 5. two workers = one ------------------------------------------------------------------------

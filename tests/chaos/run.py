@@ -211,7 +211,7 @@ def main() -> int:
             ("accepted", lambda: checks.accepted_is_stored(run.bootstrap, settings, observed.deliveries, observed.load.press_updates)),
             ("delivered", lambda: checks.requests_delivered(run.bootstrap, settings, observed.sends)),
             ("written back", lambda: checks.ratings_written_back(run.bootstrap, settings, observed.issues)),
-            ("stats", lambda: checks.stats_equal_refold(run.bootstrap, settings, "chaos-refold-", workdir / "refold")),
+            ("stats", lambda: checks.stats_equal_refold(run.bootstrap, settings)),
             ("reprocess", lambda: checks.one_worker_agrees(run.bootstrap, settings, "chaos-reprocess-", workdir / "reprocess")),
         ):
             t = time.monotonic()
