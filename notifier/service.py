@@ -1,6 +1,7 @@
 """`okrate notifier`: wires the parts together.
 
-    Telegram ──getUpdates──▶ Poller ──▶ telegram.updates ──▶ CallbackAnswerer (fast path)
+    Telegram ──getUpdates──▶ Poller ──▶ telegram.updates ──▶ CallbackAnswerer (the press's answer:
+                                                             its decision from rating.recorded, or neutral)
     rating.requested ──▶ requests consumer ──▶ decide ──▶ TelegramSender (per-chat queues, Pacer)
     rating.recorded  ──▶ decisions consumer ──▶ decide ──▶ TelegramSender
                                              ├──▶ Writeback (Okdesk comment + rate, reasons; scheduled)
@@ -39,6 +40,7 @@ from notifier.okdesk_client import OkdeskClient
 from notifier.outcomes import Recorder, rebuild
 from notifier.pace import Pacer
 from notifier.polling import Poller
+from notifier.press_answers import PressDecisions
 from notifier.quiet_hours import QuietHours
 from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
@@ -113,7 +115,9 @@ class Notifier:
         self.okdesk: OkdeskClient | None = None
         self.writeback: Writeback | None = None
         self.sender: TelegramSender | None = None
-        self.callbacks = CallbackAnswerer(self.bot, self.texts, self.tuning.callback_max_age)
+        self.presses = PressDecisions()
+        self.callbacks = CallbackAnswerer(self.bot, self.texts, self.tuning.callback_max_age, decisions=self.presses,
+                                          wait=settings.telegram_press_answer_wait.total_seconds())
         self._poll_task: asyncio.Task | None = None
         self.started = asyncio.Event()
 
@@ -224,6 +228,7 @@ class Notifier:
             log.warning("rating.recorded %d:%d: %s", msg.partition, msg.offset, exc)
             return None
         assert self.sender is not None
+        self.presses.note(record)  # a press waiting for its answer gets it now
         work = []
         for action in decide.decision_actions(record, self.ctx, self.sender.deliveries(record.request_id)):
             sent = self.sender.submit(action)
