@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="Prefix for every topic name (tests, scratch rebuilds).")
     topic_partitions: int = Field(8, ge=1, description="Partitions of every issue-keyed topic, fixed once: changing it re-homes keys.")
     topic_retention: OptionalDuration = Field(None, description="Retention of the event topics; `off` (default) keeps them forever: they are the source of truth.")
-    require_kafka: bool = Field(False, description="Tests: a broker that cannot start fails the run instead of skipping (implied by `CI=true`).")
     kafka_port: int = Field(9092, description="Port of the local broker started by `okrate kafka up`.")
     kafka_data_dir: str = Field("var/kafka", description="Data folder of the local broker (the event store; kept across restarts).")
     okrate_cache_dir: str | None = Field(None, description="Where the Kafka jars are cached (default `~/.cache/okrate`).")
