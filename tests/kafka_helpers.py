@@ -73,3 +73,30 @@ def count_messages(bootstrap: str, topic: str) -> int:
         return total
     finally:
         consumer.close()
+
+
+def group_behind(bootstrap: str, group: str, topics: set[str], timeout: float = 20.0) -> dict[tuple[str, int], int]:
+    """Per partition of `topics` (and of the group's own repartition topics, whose names start with
+    the group id): how far the group's committed offset is behind the partition's end. Empty when
+    the group has consumed (and committed) everything there is."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    [future] = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values()
+    committed = {(tp.topic, tp.partition): tp.offset for tp in future.result(timeout).topic_partitions}
+    wanted = {key for key in committed if key[0] in topics or key[0].startswith(group)}
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "okrate-tests-reader", "log_level": 3})
+    try:
+        for topic in topics:
+            meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
+            wanted |= {(topic, p) for p in meta.partitions}
+        behind = {}
+        for topic, partition in sorted(wanted):
+            _, high = _watermarks(consumer, topic, partition, timeout)
+            offset = committed.get((topic, partition), -1)
+            if high > 0 and offset < high:
+                behind[(topic, partition)] = high - max(offset, 0)
+        return behind
+    finally:
+        consumer.close()
