@@ -87,11 +87,13 @@ async def test_a_request_in_quiet_hours_waits_for_their_end_even_across_a_restar
         await state.wait_until(lambda: query.answered_at, within=2)
         await said(state, awake, "свяжите аккаунт", within=3)
         assert time.monotonic() - pressed < 3
-        for _ in range(50):
+        for _ in range(100):
             records = await outcomes_async(kafka_bootstrap, settings)
             if any(isinstance(r, SideEffectIntent) and r.kind == "telegram.scheduled" for r in records):
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the request in quiet hours was not scheduled (no telegram.scheduled intent)")
         assert sleeper.bot_messages() == []
     async with running_notifier(settings, kafka_bootstrap, tuning):  # restarted while it is quiet
         assert sleeper.bot_messages() == []
