@@ -43,7 +43,7 @@ from streams.app import StreamsApp, StreamsConfig, create_app
 from streams.stats.facts import contribute
 from streams.stats.fold import fold_many
 from streams.stats.snapshot import snapshot
-from tests.kafka_helpers import group_behind, read_topic
+from tests.kafka_helpers import caught_up, read_topic
 from tests.streams_harness import Feeder
 
 pytestmark = pytest.mark.kafka
@@ -252,13 +252,7 @@ async def test_figures_stats_page_redelivery_and_refold(settings_for, kafka_boot
         # the worker consumed (and committed) every redelivered offset, then the figures are as before.
         feed(feeder, items)
         fed = {spec.full_name(settings) for spec, _, _ in items}
-        behind = None
-        for _ in range(120):
-            behind = await asyncio.to_thread(group_behind, kafka_bootstrap, app_id, fed)
-            if not behind:
-                break
-            await asyncio.sleep(0.5)
-        assert not behind, f"the worker did not consume the redelivered offsets: {behind}"
+        await caught_up(kafka_bootstrap, app_id, fed)
         assert await asyncio.to_thread(latest, kafka_bootstrap, settings) == want
 
     # A refold from offset 0 into a fresh application (its own repartition topic and tables).
