@@ -199,3 +199,64 @@ def test_bad_or_half_configuration_is_refused_by_name(tmp_path, extra, named):
     assert named in result.stderr
     if "RATING_EXPIRY" in extra:  # every problem at once
         assert "OKDESK_API_URL" in result.stderr and "RATING_EXPIRY" in result.stderr
+
+
+async def test_in_chromium_the_product_itself_resolve_press_and_see_the_comment(okrate_run):
+    """`okrate run` in sandbox mode, driven through the sandbox page as a person would: an issue's
+    status changed on the Okdesk side, the rating message in the chat, a star clicked, the answer
+    on the button, the comment and Okdesk's rate on the issue's page."""
+    from tests.browser import launch
+    from tests.sandbox.test_page import chromium_or_skip
+
+    executable = chromium_or_skip()
+    proc, env, _settings, log_path = okrate_run
+    base = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        async def ready():
+            try:
+                page_up = (await _get(http, f"{base}/api/okdesk/issues"))[0] == 200
+            except aiohttp.ClientError:
+                return False
+            return page_up and b"notifier running" in log_path.read_bytes()
+
+        await _wait(ready)
+    async with launch(executable) as browser:
+        page = await browser.new_page(1440, 900)
+        await page.goto(base + "/")
+        await page.click('#chat-list [data-chat-id="1001"]')
+        await page.wait_for("document.querySelector('#chat-title').textContent === 'Иван Петров'")
+
+        # the service desk resolves issue 1380: the Okdesk stand-in posts its webhook to the ingest
+        await page.click('#issue-rows [data-issue-id="1380"]')
+        await page.wait_for("document.querySelector('#issue-detail').dataset.issueId === '1380'")
+        await page.set_value("#status-select", "completed")
+        await page.click("#status-apply")
+        result = await page.wait_for(
+            "(e => e.className.includes('ok') && e.textContent)(document.querySelector('#status-result'))")
+        assert "HTTP 200" in result
+
+        # the streams ask for a rating, the notifier sends it: it shows in the chat
+        four = '#messages button.ikb-btn[data-callback-data^="r:1380."][data-callback-data$=":4"]'
+        await page.wait_for(f"!!document.querySelector('{four}')", timeout=90)
+        assert await page.evaluate(f"document.querySelector('{four}').textContent") == "⭐⭐⭐⭐ Хорошо (4)"
+        assert "Принтер <HP> не печатает & мигает" in await page.evaluate(
+            f"document.querySelector('{four}').closest('.msg-wrap').querySelector('.text').textContent")
+
+        # the client clicks four stars: the button's answer says what the streams decided, the
+        # message becomes the score, and the comment and the rate reach the issue
+        await page.click(four)
+        await page.wait_for("document.querySelector('#toast').textContent === 'Оценка ⭐⭐⭐⭐ (4) учтена. Спасибо!'",
+                            timeout=30)
+        await page.wait_for("[...document.querySelectorAll('#messages .msg-wrap')].some(w => !!w.querySelector('.edited')"
+                            " && w.querySelector('.text').textContent.includes('Ваша оценка: ⭐⭐⭐⭐ Хорошо (4)'))",
+                            timeout=30)
+        await page.wait_for("document.querySelector('#messages').innerText.includes('Спасибо за оценку')", timeout=30)
+        bold = await page.wait_for(
+            "(b => b && b.textContent)(document.querySelector('#comments .comment-body b'))", timeout=60)
+        assert bold == "4 — Хорошо"
+        comment = await page.evaluate("document.querySelector('#comments .comment-body').innerText")
+        assert "Оценил(а) пользователь Telegram 1001 (контакт №95)" in comment
+        await page.wait_for("document.querySelector('[data-field=\"okdesk rate\"]').textContent.startsWith('Хорошо')",
+                            timeout=60)
+        assert page.errors == []
+    assert proc.poll() is None  # still running: nothing crashed on the way
