@@ -85,6 +85,7 @@ class Tuning:
     okdesk_backoff_cap: float = 300.0
     conversation_max_age: float = 86_400.0  # older updates are not answered (a reprocess stays silent)
     clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours
+    quiet_recheck: float = 60.0  # how often a request held for quiet hours reads the clock again
 
 
 def group_id(settings: Settings, role: str) -> str:
@@ -155,7 +156,7 @@ class Notifier:
                                    max_score=s.alert_max_score, portal_url=s.okdesk_portal_url)
         if self.quiet is not None:
             self.scheduler = QuietScheduler(self.quiet, recorder, outcomes_log, self._send_requested,
-                                            clock=self.tuning.clock)
+                                            clock=self.tuning.clock, recheck=self.tuning.quiet_recheck)
             self.scheduler.resume_pending()
         if s.okdesk_api_url:
             self.okdesk = OkdeskClient(s.okdesk_api_url, s.okdesk_api_token)
