@@ -76,9 +76,9 @@ def count_messages(bootstrap: str, topic: str) -> int:
 
 
 def group_behind(bootstrap: str, group: str, topics: set[str] | None = None,
-                 timeout: float = 20.0) -> dict[tuple[str, int], int]:
+                 timeout: float = 20.0, own: bool = True) -> dict[tuple[str, int], int]:
     """Per partition of `topics` (and of the group's own repartition topics, whose names start with
-    the group id; None: every topic the group has committed on): how far the group's committed
+    the group id, unless `own` is False; None: every topic the group has committed on): how far the group's committed
     offset is behind the partition's end. Empty when the group has consumed (and committed)
     everything there is."""
     from confluent_kafka import ConsumerGroupTopicPartitions
@@ -87,7 +87,8 @@ def group_behind(bootstrap: str, group: str, topics: set[str] | None = None,
     admin = AdminClient({"bootstrap.servers": bootstrap})
     [future] = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values()
     committed = {(tp.topic, tp.partition): tp.offset for tp in future.result(timeout).topic_partitions}
-    wanted = {key for key in committed if topics is None or key[0] in topics or key[0].startswith(group)}
+    wanted = {key for key in committed
+              if topics is None or key[0] in topics or (own and key[0].startswith(group))}
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "okrate-tests-reader", "log_level": 3})
     try:
         for topic in topics or ():
@@ -104,7 +105,8 @@ def group_behind(bootstrap: str, group: str, topics: set[str] | None = None,
         consumer.close()
 
 
-async def caught_up(bootstrap: str, group: str, topics: set[str] | None = None, within: float = 60.0) -> None:
+async def caught_up(bootstrap: str, group: str, topics: set[str] | None = None, within: float = 60.0,
+                    own: bool = True) -> None:
     """Waits until `group` has consumed and committed everything in `topics` (see `group_behind`);
     fails the test, saying what is left, if it has not within `within` seconds."""
     import asyncio
@@ -112,8 +114,15 @@ async def caught_up(bootstrap: str, group: str, topics: set[str] | None = None, 
     behind: dict[tuple[str, int], int] = {}
     deadline = asyncio.get_running_loop().time() + within
     while asyncio.get_running_loop().time() < deadline:
-        behind = await asyncio.to_thread(group_behind, bootstrap, group, topics)
+        behind = await asyncio.to_thread(group_behind, bootstrap, group, topics, 20.0, own)
         if not behind:
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"group {group} did not reach the end of its topics within {within} s: {behind}")
+
+
+def raw_topics(settings) -> set[str]:
+    """The topics a rewind moves the streams back on (what `okrate replay` re-reads)."""
+    from okrate.replay import RAW_TOPICS
+
+    return {spec.full_name(settings) for spec in RAW_TOPICS}

@@ -14,7 +14,7 @@ from schemas.records import RatingRecorded
 from schemas.telegram_envelope import telegram_envelope
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED, RATING_REQUESTED, TELEGRAM_UPDATES
 from tests.integration.test_streams_requests import link, okdesk_status
-from tests.kafka_helpers import caught_up, read_topic
+from tests.kafka_helpers import caught_up, raw_topics, read_topic
 from tests.streams_harness import Feeder, running_streams, wait_for
 
 
@@ -45,7 +45,6 @@ async def test_reprocess_rewind_and_switch_change_nothing(settings_for, kafka_bo
         feed.record(TELEGRAM_UPDATES, "555", telegram_envelope(press_update(1, by_issue["300"], 5), "polling"))
         feed.record(TELEGRAM_UPDATES, "555", telegram_envelope(press_update(2, by_issue["301"], 2, user=777), "polling"))
         recorded = await wait_for(kafka_bootstrap, settings, RATING_RECORDED, lambda rs: len(rs) == 2)
-        await caught_up(kafka_bootstrap, settings.streams_app_id)  # its commits landed
     live_requests = ids(await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: True))
     assert any(isinstance(r, RatingRecorded) for r in recorded)
 
@@ -59,7 +58,7 @@ async def test_reprocess_rewind_and_switch_change_nothing(settings_for, kafka_bo
     assert rereads[f"{settings.topic_prefix}okdesk.events"] == 3
     async with running_streams(settings, kafka_bootstrap, data_dir / "again", app_id=settings.streams_app_id):
         # the rewind happened: the application read its inputs again, to their ends ...
-        await caught_up(kafka_bootstrap, settings.streams_app_id)
+        await caught_up(kafka_bootstrap, settings.streams_app_id, raw_topics(settings), own=False)
     # ... and decided nothing new
     assert ids(read_records(kafka_bootstrap, RATING_RECORDED.full_name(settings))) == live_decisions
     assert ids(read_records(kafka_bootstrap, RATING_REQUESTED.full_name(settings))) == live_requests
@@ -71,7 +70,7 @@ async def test_reprocess_rewind_and_switch_change_nothing(settings_for, kafka_bo
         # from offset 0: the decisions are made again and written again, with the same ids
         await wait_for(kafka_bootstrap, settings, RATING_RECORDED,
                        lambda rs: len(rs) >= decisions_before + len(recorded))
-        await caught_up(kafka_bootstrap, settings.streams_app_id)
+        await caught_up(kafka_bootstrap, settings.streams_app_id, raw_topics(settings), own=False)
     again = read_records(kafka_bootstrap, RATING_RECORDED.full_name(settings))
     assert len(again) == decisions_before + len(recorded) and ids(again) == live_decisions
     assert ids(read_records(kafka_bootstrap, RATING_REQUESTED.full_name(settings))) == live_requests

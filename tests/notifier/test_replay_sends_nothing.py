@@ -13,7 +13,7 @@ from okrate.links import link_record
 from schemas.callback_data import rating_data
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED, RATING_REQUESTED
 from tests.integration.test_streams_requests import okdesk_status
-from tests.kafka_helpers import caught_up
+from tests.kafka_helpers import caught_up, raw_topics
 from tests.notifier.conftest import FAST, running_notifier
 from tests.streams_harness import Feeder, running_streams
 
@@ -52,7 +52,6 @@ async def test_a_rewind_sends_nothing(nsettings, tg, okdesk, kafka_bootstrap, tm
             client.press(data=rating_data(request_id, 4))
             await until(lambda: okdesk.state.comments_of(1380) and okdesk.state.issues[1380].rate)
             await until(lambda: len(client.bot_messages()) >= 2)
-            await caught_up(kafka_bootstrap, settings.streams_app_id)  # the last commits
             await notifier_caught_up(kafka_bootstrap, settings)
         writes, comments = telegram_writes(tg), len(okdesk.state.comments_of(1380))
         assert comments == 1 and okdesk.state.issues[1380].rate == "good"
@@ -62,7 +61,7 @@ async def test_a_rewind_sends_nothing(nsettings, tg, okdesk, kafka_bootstrap, tm
         async with running_streams(settings, kafka_bootstrap, tmp_path / "again", app_id=settings.streams_app_id):
             # the replay happened: the application read its inputs again, to their ends; and the
             # notifier read whatever it wrote, to the ends of its topics
-            await caught_up(kafka_bootstrap, settings.streams_app_id)
+            await caught_up(kafka_bootstrap, settings.streams_app_id, raw_topics(settings), own=False)
             await notifier_caught_up(kafka_bootstrap, settings)
         # ... and no side effect followed
         assert telegram_writes(tg) == writes
