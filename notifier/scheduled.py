@@ -37,8 +37,10 @@ def scheduled_key(record: RatingRequested | RatingReminder) -> str:
 
 class QuietScheduler:
     def __init__(self, quiet: QuietHours, recorder: Recorder, outcome_log: OutcomeLog,
-                 run: Callable[[Record], Awaitable[object]], clock: Callable[[], datetime] = utc_now):
+                 run: Callable[[Record], Awaitable[object]], clock: Callable[[], datetime] = utc_now,
+                 recheck: float = 60.0):
         self.quiet, self.recorder, self.log, self.run, self.clock = quiet, recorder, outcome_log, run, clock
+        self.recheck = recheck  # the clock is read again at least this often (a corrected clock, a test's)
         self._timers: dict[str, asyncio.Task] = {}
 
     def release_at(self) -> datetime | None:
@@ -100,9 +102,11 @@ class QuietScheduler:
         task.add_done_callback(lambda t, key=key: self._timers.get(key) is t and self._timers.pop(key, None))
 
     async def _fire(self, key: str, record: RatingRequested | RatingReminder, release: datetime) -> None:
-        wait = (release - self.clock()).total_seconds()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        while True:  # read the clock again now and then: it may have been corrected (or moved by a test)
+            wait = (release - self.clock()).total_seconds()
+            if wait <= 0:
+                break
+            await asyncio.sleep(min(wait, self.recheck))
         await self.run(record)
         await self.recorder.outcome(key=key, kind=SCHEDULED, status=decide.OK, issue_id=record.issue_id,
                                     request_id=record.request_id)

@@ -1,6 +1,7 @@
 """`okrate notifier`: wires the parts together.
 
-    Telegram ──getUpdates──▶ Poller ──▶ telegram.updates ──▶ CallbackAnswerer (fast path)
+    Telegram ──getUpdates──▶ Poller ──▶ telegram.updates ──▶ CallbackAnswerer (the press's answer:
+                                                             its decision from rating.recorded, or neutral)
     rating.requested ──▶ requests consumer ──▶ decide ──▶ TelegramSender (per-chat queues, Pacer)
     rating.recorded  ──▶ decisions consumer ──▶ decide ──▶ TelegramSender
                                              ├──▶ Writeback (Okdesk comment + rate, reasons; scheduled)
@@ -40,6 +41,7 @@ from notifier.okdesk_client import OkdeskClient
 from notifier.outcomes import Recorder, rebuild
 from notifier.pace import Pacer
 from notifier.polling import Poller
+from notifier.press_answers import PressDecisions
 from notifier.quiet_hours import QuietHours
 from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
@@ -84,6 +86,7 @@ class Tuning:
     okdesk_backoff_cap: float = 300.0
     conversation_max_age: float = 86_400.0  # older updates are not answered (a reprocess stays silent)
     clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours and the limits
+    quiet_recheck: float = 60.0  # how often a request held for quiet hours reads the clock again
 
 
 def user_limits(settings: Settings) -> UserLimits:
@@ -121,7 +124,9 @@ class Notifier:
         self.okdesk: OkdeskClient | None = None
         self.writeback: Writeback | None = None
         self.sender: TelegramSender | None = None
-        self.callbacks = CallbackAnswerer(self.bot, self.texts, self.tuning.callback_max_age)
+        self.presses = PressDecisions()
+        self.callbacks = CallbackAnswerer(self.bot, self.texts, self.tuning.callback_max_age, decisions=self.presses,
+                                          wait=settings.telegram_press_answer_wait.total_seconds())
         self._poll_task: asyncio.Task | None = None
         self.started = asyncio.Event()
 
@@ -159,7 +164,7 @@ class Notifier:
                                    max_score=s.alert_max_score, portal_url=s.okdesk_portal_url)
         if self.quiet is not None:
             self.scheduler = QuietScheduler(self.quiet, recorder, outcomes_log, self._send_requested,
-                                            clock=self.tuning.clock)
+                                            clock=self.tuning.clock, recheck=self.tuning.quiet_recheck)
             self.scheduler.resume_pending()
         if s.okdesk_api_url:
             self.okdesk = OkdeskClient(s.okdesk_api_url, s.okdesk_api_token)
@@ -233,6 +238,7 @@ class Notifier:
             log.warning("rating.recorded %d:%d: %s", msg.partition, msg.offset, exc)
             return None
         assert self.sender is not None
+        self.presses.note(record)  # a press waiting for its answer gets it now
         work = []
         for action in decide.decision_actions(record, self.ctx, self.sender.deliveries(record.request_id)):
             sent = self.sender.submit(action)

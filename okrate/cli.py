@@ -126,8 +126,21 @@ def sandbox(
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     url = webhook_url or f"http://127.0.0.1:{settings.ingest_port}{settings.webhook_path}"
-    asyncio.run(run_sandbox("127.0.0.1", SandboxPorts(settings.sandbox_port), url, settings.webhook_secret,
-                            admin_token=settings.admin_token))
+
+    async def until_stopped() -> None:
+        """SIGTERM or Ctrl-C stops the stand-ins' servers and exits 0 (the supervisor counts on it)."""
+        import contextlib
+        import signal
+
+        serving = asyncio.ensure_future(run_sandbox("127.0.0.1", SandboxPorts(settings.sandbox_port), url,
+                                                    settings.webhook_secret, admin_token=settings.admin_token))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, serving.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    asyncio.run(until_stopped())
 
 
 @app.command("ingest")

@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="Prefix for every topic name (tests, scratch rebuilds).")
     topic_partitions: int = Field(8, ge=1, description="Partitions of every issue-keyed topic, fixed once: changing it re-homes keys.")
     topic_retention: OptionalDuration = Field(None, description="Retention of the event topics; `off` (default) keeps them forever: they are the source of truth.")
-    require_kafka: bool = Field(False, description="Tests: a broker that cannot start fails the run instead of skipping (implied by `CI=true`).")
     kafka_port: int = Field(9092, description="Port of the local broker started by `okrate kafka up`.")
     kafka_data_dir: str = Field("var/kafka", description="Data folder of the local broker (the event store; kept across restarts).")
     okrate_cache_dir: str | None = Field(None, description="Where the Kafka jars are cached (default `~/.cache/okrate`).")
@@ -111,6 +110,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = Field(None, description="Set: Telegram delivers updates to this URL (the ingest) instead of polling.")
     telegram_max_per_second: float = Field(30.0, gt=0, description="Messages per second to Telegram in total.")
     telegram_max_per_chat_per_second: float = Field(1.0, gt=0, description="Messages per second to one chat.")
+    telegram_press_answer_wait: Duration = Field(timedelta(seconds=2), description="How long a press's spinner waits for the streams' decision, to answer with it (score taken, already rated, not yours, expired, ...); after it a neutral word. Telegram takes an answer for a few seconds only: at most `8s`; `0s` answers at once.")
     bot_locale: str = Field("auto", description="`auto` (the user's Telegram language, Russian by default), `ru` or `en`.")
     bot_texts_dir: str | None = Field(None, description="Folder of locale files overriding the shipped texts, key by key.")
     quiet_hours: str | None = Field(None, description="e.g. `22:00-09:00` (in `STATS_TIMEZONE`): requests and reminders wait for its end; `off` or unset: none.")
@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         head, _, tail = value.partition(":")
         if not head.isdigit() or len(tail) < 20:
             raise ValueError("must look like 123456789:AA... (digits, a colon, the secret from @BotFather)")
+        return value
+
+    @field_validator("telegram_press_answer_wait")
+    @classmethod
+    def _press_wait(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= timedelta(seconds=8):
+            raise ValueError("must be between 0s and 8s: Telegram takes a press's answer for a few seconds only")
         return value
 
     @field_validator("log_format")

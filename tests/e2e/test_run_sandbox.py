@@ -7,17 +7,31 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
-from schemas.topics import OKDESK_EVENTS
+from schemas.codec import decode
+from schemas.records import RatingRecorded
+from schemas.topics import OKDESK_EVENTS, RATING_RECORDED
 from tests.conftest import free_ports
-from tests.kafka_helpers import count_messages
+from tests.kafka_helpers import count_messages, read_topic
+
+# (issue, the button pressed, its score, Okdesk's own rate, the press's answer): a high and a low score
+RATINGS = [
+    (1380, "⭐⭐⭐⭐⭐ Отлично (5)", 5, "good", "Оценка ⭐⭐⭐⭐⭐ (5) учтена. Спасибо!"),
+    (1381, "⭐⭐ Плохо (2)", 2, "bad", "Оценка ⭐⭐ (2) учтена. Спасибо!"),
+]
+
+
+def read_values(bootstrap: str, topic: str) -> list[bytes]:
+    return [r.value for r in read_topic(bootstrap, topic)]
 
 
 def _env(settings, kafka_bootstrap, tmp_path, **extra) -> dict[str, str]:
@@ -86,30 +100,45 @@ async def test_resolve_press_comment_restart_and_stop(okrate_run, kafka_bootstra
         assert status == 200 and health["role"] == "active"
         status, metrics = await _get(http, f"http://127.0.0.1:{env['NOTIFIER_PORT']}/metrics")
         assert status == 200 and "okrate_notifier_active 1.0" in metrics
-        async with http.post(f"{page}/api/okdesk/issues/1380/status", json={"status": "completed"}) as response:
-            delivered = await response.json()
-        assert [d["status"] for d in delivered["deliveries"]] == [200]
+        for issue_id, label, score, native, answer in RATINGS:
+            async with http.post(f"{page}/api/okdesk/issues/{issue_id}/status", json={"status": "completed"}) as response:
+                delivered = await response.json()
+            assert [d["status"] for d in delivered["deliveries"]] == [200]
 
-        async def rating_message():
-            _, chat = await _get(http, f"{page}/api/telegram/chats/1001")
-            return next((m for m in chat["messages"] if m["buttons"]), None)
+            async def rating_message(issue_id=issue_id):
+                _, chat = await _get(http, f"{page}/api/telegram/chats/1001")
+                return next((m for m in chat["messages"] if m["buttons"] and f"№{issue_id}" in m["text"]), None)
 
-        message = await _wait(rating_message)
-        assert "Принтер <HP> не печатает & мигает" in message["text"]
-        four = next(b for row in message["buttons"] for b in row if "(4)" in b["text"])
-        async with http.post(f"{page}/api/telegram/chats/1001/press",
-                             json={"message_id": message["message_id"], "data": four["callback_data"]}) as response:
-            assert response.status == 200
+            message = await _wait(rating_message)
+            if issue_id == 1380:
+                assert "Принтер <HP> не печатает & мигает" in message["text"]
+            button = next(b for row in message["buttons"] for b in row if b["text"] == label)
+            async with http.post(f"{page}/api/telegram/chats/1001/press",
+                                 json={"message_id": message["message_id"], "data": button["callback_data"]}) as response:
+                assert response.status == 200
 
-        async def commented():
-            _, issue = await _get(http, f"{page}/api/okdesk/issues/1380")
-            return issue if issue["comments"] and issue["rate"] else None
+            async def commented(issue_id=issue_id):
+                _, issue = await _get(http, f"{page}/api/okdesk/issues/{issue_id}")
+                return issue if issue["comments"] and issue["rate"] else None
 
-        issue = await _wait(commented)
-        assert len(issue["comments"]) == 1 and "⭐⭐⭐⭐" in issue["comments"][0]["html"]
-        assert issue["rate"] == "good"
+            issue = await _wait(commented)
+            request_id = button["callback_data"].split(":")[1]
+            [rating] = [r for r in map(decode, read_values(kafka_bootstrap, RATING_RECORDED.full_name(settings)))
+                        if isinstance(r, RatingRecorded) and r.request_id == request_id]
+            when = f"{rating.pressed_at.astimezone(ZoneInfo('Europe/Moscow')):%d.%m.%Y %H:%M}"
+            # exactly what the service desk reads, and Okdesk's own rate for the score pressed
+            assert [c["html"] for c in issue["comments"]] == [
+                f"{'⭐' * score} Оценка клиента: <b>{score} — {label.split()[1]}</b><br>Оценил(а) пользователь "
+                f"Telegram 1001 (контакт №95), {when}.<br><small>[okrate:{request_id}]</small>"]
+            assert issue["rate"] == native
+            # the press's spinner was stopped with what the streams decided
+            async def answered(data=button["callback_data"]):
+                _, chat = await _get(http, f"{page}/api/telegram/chats/1001")
+                return [a["text"] for a in chat["callback_answers"] if a["data"] == data and a["text"]]
+
+            assert await _wait(answered) == [answer]
         _, metrics = await _get(http, f"http://127.0.0.1:{env['NOTIFIER_PORT']}/metrics")
-        assert 'okrate_notifier_outcomes{kind="okdesk.comment",status="ok"} 1.0' in metrics
+        assert 'okrate_notifier_outcomes{kind="okdesk.comment",status="ok"} 2.0' in metrics
 
         # A killed child is restarted by the supervisor.
         ingest_pid = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "okrate.cli ingest"],
@@ -145,6 +174,13 @@ async def test_resolve_press_comment_restart_and_stop(okrate_run, kafka_bootstra
         stop.set()
         await asyncio.gather(*clients)
     assert proc.returncode == 0, log_path.read_text()[-3000:]
+    # every child stopped by itself on SIGTERM (exit 0), none had to be killed
+    text = log_path.read_text()
+    names = re.search(r"okrate is running \(([^)]*)\)", text)[1].split(", ")
+    assert len(names) >= 4, names
+    for name in names:
+        assert f"{name} stopped (exit 0)" in text, (name, text[-3000:])
+    assert "did not stop within" not in text
     assert accepted > 5
     assert count_messages(kafka_bootstrap, OKDESK_EVENTS.full_name(settings)) >= accepted + 1
 
@@ -232,3 +268,64 @@ async def test_a_supervisor_killed_hard_leaves_no_orphans_and_a_fresh_run_starts
                     proc.wait(60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+async def test_in_chromium_the_product_itself_resolve_press_and_see_the_comment(okrate_run):
+    """`okrate run` in sandbox mode, driven through the sandbox page as a person would: an issue's
+    status changed on the Okdesk side, the rating message in the chat, a star clicked, the answer
+    on the button, the comment and Okdesk's rate on the issue's page."""
+    from tests.browser import launch
+    from tests.sandbox.test_page import chromium_or_skip
+
+    executable = chromium_or_skip()
+    proc, env, _settings, log_path = okrate_run
+    base = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        async def ready():
+            try:
+                page_up = (await _get(http, f"{base}/api/okdesk/issues"))[0] == 200
+            except aiohttp.ClientError:
+                return False
+            return page_up and b"notifier running" in log_path.read_bytes()
+
+        await _wait(ready)
+    async with launch(executable) as browser:
+        page = await browser.new_page(1440, 900)
+        await page.goto(base + "/")
+        await page.click('#chat-list [data-chat-id="1001"]')
+        await page.wait_for("document.querySelector('#chat-title').textContent === 'Иван Петров'")
+
+        # the service desk resolves issue 1380: the Okdesk stand-in posts its webhook to the ingest
+        await page.click('#issue-rows [data-issue-id="1380"]')
+        await page.wait_for("document.querySelector('#issue-detail').dataset.issueId === '1380'")
+        await page.set_value("#status-select", "completed")
+        await page.click("#status-apply")
+        result = await page.wait_for(
+            "(e => e.className.includes('ok') && e.textContent)(document.querySelector('#status-result'))")
+        assert "HTTP 200" in result
+
+        # the streams ask for a rating, the notifier sends it: it shows in the chat
+        four = '#messages button.ikb-btn[data-callback-data^="r:1380."][data-callback-data$=":4"]'
+        await page.wait_for(f"!!document.querySelector('{four}')", timeout=90)
+        assert await page.evaluate(f"document.querySelector('{four}').textContent") == "⭐⭐⭐⭐ Хорошо (4)"
+        assert "Принтер <HP> не печатает & мигает" in await page.evaluate(
+            f"document.querySelector('{four}').closest('.msg-wrap').querySelector('.text').textContent")
+
+        # the client clicks four stars: the button's answer says what the streams decided, the
+        # message becomes the score, and the comment and the rate reach the issue
+        await page.click(four)
+        await page.wait_for("document.querySelector('#toast').textContent === 'Оценка ⭐⭐⭐⭐ (4) учтена. Спасибо!'",
+                            timeout=30)
+        await page.wait_for("[...document.querySelectorAll('#messages .msg-wrap')].some(w => !!w.querySelector('.edited')"
+                            " && w.querySelector('.text').textContent.includes('Ваша оценка: ⭐⭐⭐⭐ Хорошо (4)'))",
+                            timeout=30)
+        await page.wait_for("document.querySelector('#messages').innerText.includes('Спасибо за оценку')", timeout=30)
+        bold = await page.wait_for(
+            "(b => b && b.textContent)(document.querySelector('#comments .comment-body b'))", timeout=60)
+        assert bold == "4 — Хорошо"
+        comment = await page.evaluate("document.querySelector('#comments .comment-body').innerText")
+        assert "Оценил(а) пользователь Telegram 1001 (контакт №95)" in comment
+        await page.wait_for("document.querySelector('[data-field=\"okdesk rate\"]').textContent.startsWith('Хорошо')",
+                            timeout=60)
+        assert page.errors == []
+    assert proc.poll() is None  # still running: nothing crashed on the way

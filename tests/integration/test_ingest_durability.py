@@ -33,11 +33,10 @@ async def test_broker_down_is_503_then_recovers_without_restart(tmp_path, topic_
     publisher = KafkaPublisher(broker.bootstrap)
     try:
         async with TestClient(TestServer(create_app(settings, publisher))) as client:
-            started = time.monotonic()
-            response = await client.post("/okdesk-webhook", data=BODY)
+            # answered (not left hanging) once INGEST_PUBLISH_TIMEOUT has passed without the broker
+            response = await asyncio.wait_for(client.post("/okdesk-webhook", data=BODY), timeout=30)
             assert response.status == 503
             assert response.headers["Retry-After"]
-            assert time.monotonic() - started < 5
             assert (await client.get("/readyz")).status == 503
 
             await asyncio.to_thread(broker.up, log=lambda _m: None)
@@ -94,7 +93,10 @@ async def test_sigterm_during_a_load_loses_nothing_answered_200(settings_for, ka
 
         async with aiohttp.ClientSession() as session:
             workers = [asyncio.create_task(client(session)) for _ in range(8)]
-            await asyncio.sleep(1.5)
+            for _ in range(600):  # under load: SIGTERM once a few have been accepted
+                if accepted > 10:
+                    break
+                await asyncio.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
             await asyncio.to_thread(proc.wait, 60)
             stop.set()

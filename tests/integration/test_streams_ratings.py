@@ -8,6 +8,7 @@ import asyncio
 import copy
 import json
 import uuid
+from datetime import timedelta
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -27,6 +28,7 @@ from schemas.records import (
     RatingRejected,
     RatingReminder,
     RatingRequested,
+    utc_now,
 )
 from schemas.telegram_envelope import telegram_envelope
 from schemas.topics import (
@@ -41,7 +43,7 @@ from schemas.topics import (
 )
 from tests.integration.test_stats import converged, expected_snapshots
 from tests.integration.test_streams_requests import link, okdesk_status
-from tests.kafka_helpers import read_topic
+from tests.kafka_helpers import caught_up, read_topic
 from tests.streams_harness import Feeder, running_streams, wait_for
 
 USER, STRANGER = 555, 777
@@ -69,7 +71,7 @@ def decided(records):
 
 
 async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka_bootstrap, data_dir, tmp_path):
-    settings = settings_for(rating_remind_after="2s", rating_expiry="6s")
+    settings = settings_for(rating_remind_after="24h", rating_expiry="7d")
     feed = Feeder(settings, kafka_bootstrap)
     feed.record(CONTACT_LINKS, "95", link("95", USER))
     for issue in (1380, 1381, 1382):
@@ -108,9 +110,15 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
         [portal] = [r for r in recorded if isinstance(r, PortalRatingRecorded)]
         assert (portal.issue_id, portal.rate) == ("1382", "good")
 
+        # Time passes on the streams' clock, which is event time: an event a day later brings the
+        # reminder, one 8 days later the expiry (no real seconds waited for either).
+        now = utc_now()
+        feed.webhook("9001", okdesk_status(9001, "opened", "new"), received_at=now + timedelta(hours=25))
+        await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
+                       lambda rs: any(isinstance(r, RatingReminder) and r.issue_id == "1381" for r in rs))
+        feed.webhook("9001", okdesk_status(9001, "opened", "new"), received_at=now + timedelta(days=8))
         lifecycle = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
-                                   lambda rs: any(isinstance(r, RatingExpired) and r.issue_id == "1381" for r in rs),
-                                   timeout=60)
+                                   lambda rs: any(isinstance(r, RatingExpired) and r.issue_id == "1381" for r in rs))
         reminders = [r for r in lifecycle if isinstance(r, RatingReminder)]
         assert sorted(r.issue_id for r in reminders) == ["1381"]  # 1380 was rated, 1382 closed
         assert [r.reason for r in lifecycle if isinstance(r, RatingClosed)] == ["rated_in_portal"]
@@ -128,17 +136,18 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
 
     # Reprocess: a fresh application under a scratch prefix reads the same raw topics.
     scratch = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=settings.topic_partitions,
-                            topic_prefix=f"scratch{uuid.uuid4().hex[:6]}-", rating_remind_after="2s", rating_expiry="6s")
+                            topic_prefix=f"scratch{uuid.uuid4().hex[:6]}-", rating_remind_after="24h", rating_expiry="7d")
     ensure_topics(kafka_bootstrap, scratch)
     from streams.app import StreamsConfig, create_app
 
-    app = create_app(StreamsConfig(settings=scratch, bootstrap=kafka_bootstrap, app_id=f"okrate-reprocess-{uuid.uuid4().hex[:6]}",
+    reprocess_id = f"okrate-reprocess-{uuid.uuid4().hex[:6]}"
+    app = create_app(StreamsConfig(settings=scratch, bootstrap=kafka_bootstrap, app_id=reprocess_id,
                                    data_dir=tmp_path / "reprocess", store="memory://", metadata_max_age_ms=1000,
                                    source_prefix=settings.topic_prefix))
     await app.faust.start()
     try:
-        again = await wait_for(kafka_bootstrap, scratch, RATING_RECORDED, lambda rs: len(decided(rs)) >= len(live_decisions))
-        await asyncio.sleep(1)
+        await wait_for(kafka_bootstrap, scratch, RATING_RECORDED, lambda rs: len(decided(rs)) >= len(live_decisions))
+        await caught_up(kafka_bootstrap, reprocess_id)  # it read the raw topics to their ends
         again = await wait_for(kafka_bootstrap, scratch, RATING_RECORDED, lambda rs: True)
     finally:
         await app.faust.stop()

@@ -3,12 +3,13 @@ rating requests out, addressed by the link in `contact.links`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import uuid
 from datetime import UTC, datetime
 
 from schemas.records import ContactLink, DeadLetter, IssueEvent, RatingRequested
 from schemas.topics import CONTACT_LINKS, DEADLETTER, ISSUE_EVENTS, OKDESK_EVENTS, RATING_REQUESTED
+from tests.kafka_helpers import caught_up
 from tests.streams_harness import Feeder, running_streams, wait_for
 
 
@@ -43,10 +44,11 @@ async def test_webhooks_to_addressed_requests(settings_for, kafka_bootstrap, dat
     feed.raw(OKDESK_EVENTS, "x", b"\xc3\x01garbage")  # undecodable
     feed.webhook("156", b"[1, 2]")  # decodable envelope, body not understood
 
-    async with running_streams(settings, kafka_bootstrap, data_dir):
+    app_id = f"okrate-test-{uuid.uuid4().hex[:8]}"
+    async with running_streams(settings, kafka_bootstrap, data_dir, app_id=app_id):
         requested = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED,
                                    lambda rs: len({r.issue_id for r in rs}) >= 3)
-        await asyncio.sleep(2)  # anything more that would (wrongly) come
+        await caught_up(kafka_bootstrap, app_id)  # every input decided: anything more would be here by now
         requested = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: True)
 
     assert all(isinstance(r, RatingRequested) for r in requested)

@@ -252,9 +252,17 @@ async def test_a_request_closed_during_quiet_hours_is_never_sent_and_a_restart_r
                                         reason="deleted", closed_at=T0))
     await scheduler.close()  # the notifier stops before the quiet hours end
     assert sent == [] and [e.key for e in log.pending("telegram.scheduled")] == [f"{kept.request_id}:scheduled:{kept.event_id}"]
-    restarted = QuietScheduler(quiet, recorder, log, run, clock=lambda: now)
+    clock = [now]
+    restarted = QuietScheduler(quiet, recorder, log, run, clock=lambda: clock[0], recheck=0.01)
     assert restarted.resume_pending() == 1
     import asyncio
 
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.05)
+    assert sent == []  # still quiet: the clock has not moved
+    clock[0] = release  # the quiet hours end
+    for _ in range(500):
+        if sent:
+            break
+        await asyncio.sleep(0.01)
+    await restarted.close()
     assert sent == ["96"] and log.pending("telegram.scheduled") == []

@@ -16,7 +16,8 @@ async def test_a_second_instance_waits_as_a_standby_and_takes_over(kafka_bootstr
     async with running_notifier(settings, kafka_bootstrap) as first:
         second = Notifier(settings, kafka_bootstrap, FAST)
         starting = asyncio.create_task(second.start())
-        await asyncio.sleep(3.0)
+        # refused by Telegram (409: another getUpdates) twice over, and still waiting
+        await state.wait_until(lambda: second.poller is not None and second.poller.conflicts >= 2, within=30)
         assert not second.started.is_set()  # standby: it sends nothing, consumes nothing
         assert second.poller.conflicts >= 1 and first.started.is_set()
         f.requested(request(4001, user=801))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from dataclasses import replace
@@ -12,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notifier import decide, render
-from notifier.callbacks import callback_to_answer
+from notifier.callbacks import Press, press_to_answer
 from notifier.consumer import OffsetTracker
 from notifier.locale import Texts, TextsError
 from notifier.outcomes import OutcomeLog
+from notifier.press_answers import PressDecisions, Standing, answer_text
 from notifier.writeback import okdesk_writes, reconciled, write_of
 from schemas.callback_data import parse
 from schemas.records import (
@@ -158,18 +160,96 @@ def test_old_callback_updates_are_not_answered():
                                                           "data": "r:1.0.1:5"}}).encode()
     now = datetime.now(UTC)
     envelope = telegram_envelope(body, "polling", received_at=now - timedelta(seconds=2))
-    assert callback_to_answer(envelope, now, 10) == ("q1", "en")
-    assert callback_to_answer(replace(envelope, received_at=now - timedelta(seconds=11)), now, 10) is None
+    assert press_to_answer(envelope, now, 10) == Press(query_id="q1", update_id=5, user_id=1, language="en",
+                                                       request_id="1.0.1", received_at=envelope.received_at)
+    assert press_to_answer(replace(envelope, received_at=now - timedelta(seconds=11)), now, 10) is None
     message = telegram_envelope(json.dumps({"update_id": 6, "message": {"chat": {"id": 1}}}).encode(), "polling")
-    assert callback_to_answer(message, now, 10) is None
+    assert press_to_answer(message, now, 10) is None
+    own = telegram_envelope(json.dumps({"update_id": 7, "callback_query": {"id": "q2", "from": {"id": 1},
+                                                                           "data": "c:new_issue"}}).encode(), "polling")
+    assert press_to_answer(own, now, 10).request_id is None  # a conversation button: answered at once
+
+
+PRESS_ANSWERS = [  # (the decision, what the toast says, in Russian)
+    (None, "Нажатие получено"),
+    ("recorded:4", "Оценка ⭐⭐⭐⭐ (4) учтена. Спасибо!"),
+    ("recorded:5", "Оценка ⭐⭐⭐⭐⭐ (5) учтена. Спасибо!"),
+    ("already_rated:3", "Заявка уже оценена: ⭐⭐⭐ (3)."),
+    ("already_rated", "Заявка уже оценена."),
+    ("standing:2", "Заявка уже оценена: ⭐⭐ (2)."),
+    ("not_yours", "Оценить заявку может только тот, кому адресован запрос."),
+    ("expired", "Время для оценки этой заявки истекло."),
+    ("reopened", "Заявка снова открыта — оценить её можно будет после нового решения."),  # the chat's words
+    ("no_such_reason", "Эта оценка не учтена. Извините за неудобство."),
+]
+
+
+def _decision(spec: str | None):
+    req = request(1700)
+    if spec is None:
+        return None
+    kind, _, score = spec.partition(":")
+    if kind == "recorded":
+        return recorded(req, int(score), message_id=1)
+    if kind == "standing":
+        return Standing(user_id=501, update_id=1, score=int(score))
+    return rejected(req, kind, message_id=1, update_id=2, standing=int(score) if score else None)
+
+
+@pytest.mark.parametrize(("spec", "toast"), PRESS_ANSWERS)
+def test_a_press_is_answered_with_what_was_decided(spec, toast):
+    text = answer_text(_decision(spec), TEXTS, "ru")
+    assert text == toast and len(text) <= 200
+
+
+def test_the_neutral_word_promises_nothing():
+    for locale in ("ru", "en"):
+        word = TEXTS.get("press.received", locale).lower()
+        assert not any(promise in word for promise in ("принят", "учт", "accepted", "taken", "спасибо", "thank"))
+
+
+async def test_a_press_waits_for_its_own_decision_and_a_repeated_press_is_answered_from_memory():
+    memory = PressDecisions()
+    req = request(1701)
+    first = asyncio.ensure_future(memory.wait(10, req.request_id, 501, timeout=5))
+    other = asyncio.ensure_future(memory.wait(11, req.request_id, 999, timeout=0.05))  # a stranger's press
+    await asyncio.sleep(0)
+    assert not first.done()
+    memory.note(recorded(req, 4, message_id=1, update_id=10))
+    assert await first == recorded(req, 4, message_id=1, update_id=10)
+    assert await other is None  # the stranger is not told the score: the streams decide for them
+    # the same user presses again: answered at once, from what is known
+    assert await memory.wait(12, req.request_id, 501, timeout=0) == Standing(501, 10, 4)
+    # a decision that came before its press was reached is kept for it
+    memory.note(rejected(req, "not_yours", message_id=1, update_id=13, user=777))
+    assert (await memory.wait(13, req.request_id, 777, timeout=0)).reason == "not_yours"
+    assert memory.waiting == 0
+
+
+async def test_a_press_waiting_when_the_same_users_earlier_press_is_recorded_is_answered_then():
+    memory = PressDecisions()
+    req = request(1702)
+    second = asyncio.ensure_future(memory.wait(21, req.request_id, 501, timeout=5))
+    await asyncio.sleep(0)
+    memory.note(recorded(req, 2, message_id=1, update_id=20))
+    assert await second == Standing(501, 20, 2)
+
+
+def test_the_press_memory_is_bounded():
+    memory = PressDecisions(keep=3, keep_standing=2)
+    for n in range(10):
+        memory.note(recorded(request(1800 + n), 5, message_id=1, update_id=n))
+    assert memory.known(0, None, None) is None and memory.known(9, None, None) is not None
+    assert memory.known(99, request(1800).request_id, 501) is None
+    assert memory.known(99, request(1809).request_id, 501) == Standing(501, 9, 5)
 
 
 def test_texts_locales_and_overrides(tmp_path):
-    assert TEXTS.get("callback.accepted", TEXTS.locale_for("en")) == "Accepted"
+    assert TEXTS.get("press.received", TEXTS.locale_for("en")) == "Press received"
     assert TEXTS.locale_for(None) == "ru" and Texts.load("en").locale_for("ru") == "en"
-    (tmp_path / "ru.json").write_text('{"callback.accepted": "Записали"}', encoding="utf-8")
+    (tmp_path / "ru.json").write_text('{"press.received": "Записали"}', encoding="utf-8")
     custom = Texts.load("auto", tmp_path)
-    assert custom.get("callback.accepted") == "Записали" and custom.get("score.5") == "⭐⭐⭐⭐⭐ Отлично (5)"
+    assert custom.get("press.received") == "Записали" and custom.get("score.5") == "⭐⭐⭐⭐⭐ Отлично (5)"
     (tmp_path / "en.json").write_text('{\n"a": "b",\n}', encoding="utf-8")
     with pytest.raises(TextsError, match=r"en.json: line 3"):
         Texts.load("auto", tmp_path)
