@@ -91,6 +91,8 @@ def group_id(settings: Settings, role: str) -> str:
 
 class Notifier:
     def __init__(self, settings: Settings, bootstrap: str, tuning: Tuning | None = None):
+        if problem := settings.author_missing():
+            raise ValueError(problem)
         self.settings = settings
         self.bootstrap = bootstrap
         self.tuning = tuning or Tuning()

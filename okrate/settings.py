@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     alert_max_score: int = Field(2, ge=1, le=5, description="Scores up to this one are alerted.")
 
     # Okdesk writes
-    okdesk_author_id: int | None = Field(None, description="Okdesk employee id that authors okrate's comments (and whose comments okrate ignores).")
+    okdesk_author_id: int | None = Field(None, description="Okdesk employee id that authors okrate's comments (and whose comments okrate ignores). Required with `OKDESK_API_URL`: Okdesk refuses comments without it.")
     okdesk_comment_public: bool = Field(False, description="Whether okrate's rating comment is public.")
     okdesk_set_native_rate: bool = Field(True, description="Also set Okdesk's own 3-point rating.")
     okdesk_retry_for: Duration = Field(timedelta(hours=1), description="How long a failing Okdesk write is retried (with backoff) before it is `failed`.")
@@ -210,6 +210,14 @@ class Settings(BaseSettings):
             return "OKDESK_API_URL is set but TELEGRAM_BOT_TOKEN is not: set both, or neither for sandbox mode"
         if self.okdesk_api_url and not self.okdesk_api_token:
             return "OKDESK_API_URL is set but OKDESK_API_TOKEN is not"
+        return None
+
+    def author_missing(self) -> str | None:
+        """Okdesk refuses comments without `author_id` (422): outside sandbox mode
+        OKDESK_AUTHOR_ID is required (okrate's children in sandbox mode get the stand-in's)."""
+        if self.okdesk_api_url and self.okdesk_author_id is None:
+            return ("OKDESK_AUTHOR_ID is not set: Okdesk refuses comments without author_id; set it to the id "
+                    "of the employee whose OKDESK_API_TOKEN okrate uses")
         return None
 
 
