@@ -256,15 +256,23 @@ class OkdeskClient:
         result = await self.request("POST", "issues/", {"issue": fields})
         return result if isinstance(result, dict) else {}
 
+    def page_params(self, filters: Params, *, sort_field: str, direction: str, number: int) -> dict[str, Any]:
+        return {**filters, "sorting[field]": sort_field, "sorting[direction]": direction,
+                "page[number]": str(number), "page[size]": str(self.page_size)}
+
+    async def issue_page(self, filters: Params, *, sort_field: str, direction: str, number: int) -> Answer:
+        """One page of `/issues/list` (numbered from 1)."""
+        params = self.page_params(filters, sort_field=sort_field, direction=direction, number=number)
+        return await self.call("GET", "issues/list", params=params)
+
     async def issue_pages(self, filters: Params, *, sort_field: str, direction: str = "reverse",
-                          max_pages: int | None = None) -> AsyncIterator[tuple[int, Answer, list[dict[str, Any]]]]:
-        """`/issues/list` page after page (sorted: `reverse` is newest first), until a page
-        comes back short or empty: (page number, the answer, its issues that are objects)."""
-        number = 1
-        while max_pages is None or number <= max_pages:
-            params = {**filters, "sorting[field]": sort_field, "sorting[direction]": direction,
-                      "page[number]": str(number), "page[size]": str(self.page_size)}
-            answer = await self.call("GET", "issues/list", params=params)
+                          start: int = 1, max_pages: int | None = None,
+                          ) -> AsyncIterator[tuple[int, Answer, list[dict[str, Any]]]]:
+        """`/issues/list` page after page from `start` (sorted: `reverse` is newest first), until
+        a page comes back short or empty: (page number, the answer, its issues that are objects)."""
+        number = start
+        while max_pages is None or number < start + max_pages:
+            answer = await self.issue_page(filters, sort_field=sort_field, direction=direction, number=number)
             found = answer.data if isinstance(answer.data, list) else []
             yield number, answer, [i for i in found if isinstance(i, dict)]
             if len(found) < self.page_size:

@@ -7,7 +7,7 @@ drift apart. Validation reports every bad variable at once, by its name.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     okdesk_comment_public: bool = Field(False, description="Whether okrate's rating comment is public.")
     okdesk_set_native_rate: bool = Field(True, description="Also set Okdesk's own 3-point rating.")
     okdesk_retry_for: Duration = Field(timedelta(hours=1), description="How long a failing Okdesk write is retried (with backoff) before it is `failed`.")
+    okdesk_sweep_every: OptionalDuration = Field(timedelta(minutes=10), description="How often the sweep asks the Okdesk API for resolutions whose webhook never came (the active notifier runs it); `off` for none.")
+    okdesk_sweep_since: datetime | None = Field(None, description="The sweep's first start, ISO 8601 (e.g. `2026-12-01T00:00:00+03:00`): nothing completed before it is ever asked about. Unset: the moment the sweep first ran against the account. Read once, when no position is stored yet.")
 
     # Sandbox
     sandbox_port: int = Field(8090, description="Sandbox mode: the sandbox page; the Bot API stand-in listens on the next port, the Okdesk stand-in on the one after.")
@@ -194,6 +196,11 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError("must look like 22:00-09:00, or off")
         return value.strip()
+
+    @field_validator("okdesk_sweep_since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
