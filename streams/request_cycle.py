@@ -120,6 +120,7 @@ def requested(state: IssueState, event: IssueEvent, cycle: int) -> RatingRequest
         issue_created_at=state.created_at,
         **reporting_context(state),
         deliverable=False,  # addressing (by contact) decides who receives it
+        trigger_origin="sweep" if event.kind == Kind.OBSERVED else "webhook",
     )
 
 

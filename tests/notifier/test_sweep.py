@@ -9,8 +9,10 @@ import asyncio
 import time
 from dataclasses import replace
 
+from notifier.health import metrics_text
 from notifier.service import Notifier
 from notifier.sweep import KEY, KIND
+from okrate.status import sweep_figures
 from sandbox.okdesk_objects import okdesk_time
 from schemas.codec import decode
 from schemas.records import OkdeskWebhookEnvelope, RatingRequested, SideEffectOutcome
@@ -68,6 +70,11 @@ async def test_a_resolution_whose_webhook_was_lost_is_asked_once_and_nothing_els
             swept = notifier.sweep.figures.sweeps
             await until(lambda: _true(notifier.sweep.figures.sweeps >= swept + 3), 30, "three more sweeps")
             requested = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: True)
+            metrics = metrics_text(notifier).decode()
+    assert "okrate_sweep_last_timestamp_seconds" in metrics and "okrate_sweep_observations" in metrics
+    figures = await asyncio.to_thread(sweep_figures, kafka_bootstrap, settings)
+    assert figures["cycles_started"] == 1 and figures["sweeps"] >= 3 and figures["observations"] >= 4
+    assert figures["last_sweep_at"] is not None and figures["last_issues_seen"] == 3  # the one from before is listed, not kept
     asked = sorted(r.issue_id for r in requested if isinstance(r, RatingRequested))
     assert asked == sorted([str(normal.id), str(lost.id)])  # once each; never the one from before
     seen = await asyncio.to_thread(observations, kafka_bootstrap, settings)
