@@ -36,6 +36,7 @@ def metrics_text(notifier: Notifier) -> bytes:
             ("sweeps", f.sweeps, "Sweeps finished"), ("failures", f.failed, "Sweeps that failed"),
             ("pages", f.pages, "Pages of /issues/list read"), ("issues_seen", f.seen, "Issues the API listed"),
             ("observations", f.appended, "Observations appended to okdesk.events (final, since the floor)"),
+            ("known", f.known, "Final issues listed again with the resolution already appended (not appended again)"),
         ):
             Gauge(f"okrate_sweep_{name}", f"{text}, since this notifier became active", registry=registry).set(value)
     return generate_latest(registry)

@@ -5,7 +5,9 @@ lost. Every OKDESK_SWEEP_EVERY the active notifier reads the issues resolved sin
 (`GET /issues/list?completed_since=<day>`, sorted by `updated_at`, page by page) and appends each
 issue in a final status to `okdesk.events`, as the API answered it, byte for byte, in an envelope
 of origin `sweep`. The stream rules decide: an observation starts a cycle only where no webhook
-already did, so the repeats that day-granular filters bring (every sweep re-reads today) are free.
+already did, so the repeats that day-granular filters bring (every sweep re-reads today) are free;
+the sweep still appends each (issue, completed_at) once per process, so that the log does not grow
+by a day's resolutions every few minutes (after a restart, the first sweep appends them again).
 
 Never the account's history: issues completed before the floor (the first start of the sweep
 against the account, or OKDESK_SWEEP_SINCE) are skipped. The floor and the position live in
@@ -106,6 +108,7 @@ class Figures:
     pages: int = 0
     seen: int = 0  # issues the API listed
     appended: int = 0  # observations written to okdesk.events
+    known: int = 0  # final issues listed again with the completed_at already appended
     last_at: float | None = None  # when the last sweep finished (epoch seconds)
     last_seen: int = 0
     last_appended: int = 0
@@ -125,6 +128,7 @@ class Sweep:
         self.clock = clock
         self.figures = Figures()
         self.host = urlsplit(client.base).hostname
+        self._appended: dict[str, datetime | None] = {}  # issue id → the completed_at appended
 
     def position(self) -> Position | None:
         entry = self.outcomes.get(KEY)
@@ -168,9 +172,16 @@ class Sweep:
                     continue
                 seen += 1
                 if wanted(issue, position.floor, self.statuses):
+                    issue_id, done = as_id(issue.get("id")), completed_at(issue)
+                    if issue_id in self._appended and self._appended[issue_id] == done:
+                        self.figures.known += 1
+                        continue
                     await self._append(observation(text, issue, path=path, read_at=read_at, host=self.host))
+                    self._appended[issue_id] = done
                     appended += 1
         after = Position(position.floor, started)
+        horizon = max(after.since, after.floor) - 2 * DAY_MARGIN  # what the next sweeps no longer list
+        self._appended = {k: v for k, v in self._appended.items() if v is not None and v >= horizon}
         f = self.figures
         f.sweeps, f.pages, f.seen, f.appended = f.sweeps + 1, f.pages + pages, f.seen + seen, f.appended + appended
         f.last_at, f.last_seen, f.last_appended = time.time(), seen, appended

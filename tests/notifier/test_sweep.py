@@ -73,13 +73,13 @@ async def test_a_resolution_whose_webhook_was_lost_is_asked_once_and_nothing_els
             metrics = metrics_text(notifier).decode()
     assert "okrate_sweep_last_timestamp_seconds" in metrics and "okrate_sweep_observations" in metrics
     figures = await asyncio.to_thread(sweep_figures, kafka_bootstrap, settings)
-    assert figures["cycles_started"] == 1 and figures["sweeps"] >= 3 and figures["observations"] >= 4
+    assert figures["cycles_started"] == 1 and figures["sweeps"] >= 3 and figures["observations"] == 2
     assert figures["last_sweep_at"] is not None and figures["last_issues_seen"] == 3  # the one from before is listed, not kept
     asked = sorted(r.issue_id for r in requested if isinstance(r, RatingRequested))
     assert asked == sorted([str(normal.id), str(lost.id)])  # once each; never the one from before
     seen = await asyncio.to_thread(observations, kafka_bootstrap, settings)
-    assert {o.issue_id for o in seen} == {str(normal.id), str(lost.id)}  # observed again and again, asked once
-    assert len(seen) >= 4 and str(before.id) not in {o.issue_id for o in seen}
+    # listed by every sweep, appended once (the rules would make repeats free all the same)
+    assert sorted(o.issue_id for o in seen) == sorted([str(normal.id), str(lost.id)])
     [one] = [o for o in seen if o.issue_id == str(lost.id)][:1]
     assert one.path.startswith("/api/v1/issues/list?completed_since=") and "api_token" not in one.path
     assert one.body.decode().startswith('{"id": ' + str(lost.id))  # the API's answer, byte for byte
