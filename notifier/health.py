@@ -49,6 +49,18 @@ def metrics_text(notifier: Notifier) -> bytes:
     registry.register(_Limited(conversations.services.refused if conversations is not None else {}))
     active = Gauge("okrate_notifier_active", "1 when this instance is the bot's active notifier", registry=registry)
     active.set(1 if role(notifier) == "active" else 0)
+    sweep = getattr(notifier, "sweep", None)
+    if sweep is not None:
+        f = sweep.figures
+        Gauge("okrate_sweep_last_timestamp_seconds", "When the last sweep of the Okdesk API finished (0: none yet)",
+              registry=registry).set(f.last_at or 0)
+        for name, value, text in (
+            ("sweeps", f.sweeps, "Sweeps finished"), ("failures", f.failed, "Sweeps that failed"),
+            ("pages", f.pages, "Pages of /issues/list read"), ("issues_seen", f.seen, "Issues the API listed"),
+            ("observations", f.appended, "Observations appended to okdesk.events (final, since the floor)"),
+            ("known", f.known, "Final issues listed again with the resolution already appended (not appended again)"),
+        ):
+            Gauge(f"okrate_sweep_{name}", f"{text}, since this notifier became active", registry=registry).set(value)
     return generate_latest(registry)
 
 

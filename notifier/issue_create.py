@@ -5,8 +5,11 @@ intent (with everything needed to create it) is recorded on `notifier.outcomes` 
 before `POST /issues/`, the outcome (with the new issue's id) after. Creation is scheduled work with
 backoff like the other Okdesk writes. An intent left without outcome (a crash, or an answer that
 never came) is reconciled before anything is created again: the contact's issues are listed
-(`GET /issues/list?contact_ids[]=`) and searched for the marker put in the description. So neither
-a redelivered update nor a restart ever creates a second issue.
+newest first, page by page (`GET /issues/list?contact_ids[]=..&sorting[field]=created_at&
+sorting[direction]=reverse&page[number]=..`), until one carries the marker put in the description
+or the issues are older than the first intent. The list carries no description: an issue whose
+title is the one intended is read (`GET /issues/{id}`) to look for the marker. So neither a
+redelivered update nor a restart ever creates a second issue.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from notifier import decide, render
 from notifier.decide import Entry
 from notifier.locale import Texts
-from notifier.okdesk_client import OkdeskClient, OkdeskError
+from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id
 from notifier.outcomes import OutcomeLog, Recorder
 from notifier.sender import TelegramSender
 from schemas.keys import okdesk_id
@@ -29,7 +32,8 @@ from schemas.keys import okdesk_id
 log = logging.getLogger("okrate.notifier.new_issue")
 
 CREATE = "okdesk.create_issue"
-RECONCILE_LOOK_AT = 50  # the contact's newest issues searched for the marker
+RECONCILE_MAX_PAGES = 20  # of the contact's issues, newest first, searched for the marker
+CLOCK_SKEW = 86_400.0  # issues created this long before the first intent are still looked at
 
 
 def creation_key(update_id: int) -> str:
@@ -39,8 +43,8 @@ def creation_key(update_id: int) -> str:
 def find_marked(issues: list[dict[str, Any]], marker: str) -> str | None:
     """The id of the issue whose description carries `marker` (pure)."""
     for issue in issues:
-        if marker in str(issue.get("description") or ""):
-            return okdesk_id(issue["id"])
+        if marker in str(issue.get("description") or "") and as_id(issue.get("id")) is not None:
+            return okdesk_id(as_id(issue.get("id")))
     return None
 
 
@@ -50,6 +54,15 @@ def created_by(entries: Iterable[Entry], user_id: int) -> list[datetime]:
     return [datetime.fromtimestamp(e.first_intended_at, UTC) for e in entries
             if e.kind == CREATE and e.user_id == user_id and e.first_intended_at is not None
             and e.status != decide.FAILED]
+
+
+def created_before(issue: dict[str, Any], moment: float) -> bool:
+    """Okdesk's `created_at` is before `moment` (an issue without a readable time is not)."""
+    value = issue.get("created_at")
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() < moment
+    except ValueError:
+        return False
 
 
 class IssueCreator:
@@ -120,7 +133,7 @@ class IssueCreator:
         check = reconcile_first
         while True:
             try:
-                issue_id = await self._reconcile(details) if check else None
+                issue_id = await self._reconcile(details, started) if check else None
                 reconciled = issue_id is not None
                 if issue_id is None:
                     if check:
@@ -149,17 +162,25 @@ class IssueCreator:
             self._confirm(key)
             return
 
-    async def _reconcile(self, details: dict[str, str]) -> str | None:
-        issues = await self.client.list_issues(details["contact_id"])
-        issues = sorted(issues, key=lambda i: int(i["id"]) if str(i.get("id", "")).isdigit() else 0, reverse=True)
-        found = find_marked(issues, details["marker"])
-        if found is not None:
-            return found
-        for issue in issues[:RECONCILE_LOOK_AT]:
-            if "description" not in issue and issue.get("id") is not None:  # a short listing
-                full = await self.client.get_issue(okdesk_id(issue["id"]))
-                if details["marker"] in str(full.get("description") or ""):
-                    return okdesk_id(issue["id"])
+    async def _reconcile(self, details: dict[str, str], intended_at: float) -> str | None:
+        """The issue an earlier attempt created, if Okdesk has it: the contact's issues newest
+        first, until the marker is found or the issues were created before the first intent."""
+        marker, title = details["marker"], details.get("title")
+        pages = self.client.issue_pages({"contact_ids[]": details["contact_id"]}, sort_field="created_at",
+                                        direction="reverse", max_pages=RECONCILE_MAX_PAGES)
+        async for _, _, issues in pages:
+            found = find_marked(issues, marker)
+            if found is not None:
+                return found
+            for issue in issues:
+                issue_id = as_id(issue.get("id"))
+                if issue_id is None or "description" in issue or issue.get("title") not in (title, None):
+                    continue
+                full = await self.client.get_issue(issue_id)  # the list carries no description
+                if marker in str(full.get("description") or ""):
+                    return okdesk_id(issue_id)
+            if issues and all(created_before(i, intended_at - CLOCK_SKEW) for i in issues):
+                return None  # older than the first attempt: it cannot be among the rest
         return None
 
     async def _create(self, details: dict[str, str]) -> str:

@@ -45,6 +45,7 @@ from notifier.press_answers import PressDecisions
 from notifier.quiet_hours import QuietHours
 from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
+from notifier.sweep import Sweep
 from notifier.writeback import Writeback
 from okrate.redact import mask_url
 from okrate.settings import Settings
@@ -65,6 +66,7 @@ from schemas.topics import (
     BOT_STATE,
     CONTACT_LINKS,
     NOTIFIER_OUTCOMES,
+    OKDESK_EVENTS,
     RATING_RECEIVED,
     RATING_RECORDED,
     RATING_REQUESTED,
@@ -84,6 +86,7 @@ class Tuning:
     callback_max_age: float = 10.0
     okdesk_backoff_base: float = 1.0
     okdesk_backoff_cap: float = 300.0
+    okdesk_page_size: int = 100  # `/issues/list` pages (Okdesk's largest)
     conversation_max_age: float = 86_400.0  # older updates are not answered (a reprocess stays silent)
     clock: Callable[[], datetime] = field(default=utc_now)  # what time it is, for quiet hours and the limits
     quiet_recheck: float = 60.0  # how often a request held for quiet hours reads the clock again
@@ -102,6 +105,8 @@ def group_id(settings: Settings, role: str) -> str:
 
 class Notifier:
     def __init__(self, settings: Settings, bootstrap: str, tuning: Tuning | None = None):
+        if problem := settings.author_missing():
+            raise ValueError(problem)
         self.settings = settings
         self.bootstrap = bootstrap
         self.tuning = tuning or Tuning()
@@ -123,6 +128,8 @@ class Notifier:
         self.consumers: list[ThreadedConsumer] = []
         self.okdesk: OkdeskClient | None = None
         self.writeback: Writeback | None = None
+        self.sweep: Sweep | None = None
+        self._sweep_task: asyncio.Task | None = None
         self.sender: TelegramSender | None = None
         self.presses = PressDecisions()
         self.callbacks = CallbackAnswerer(self.bot, self.texts, self.tuning.callback_max_age, decisions=self.presses,
@@ -167,7 +174,7 @@ class Notifier:
                                             clock=self.tuning.clock, recheck=self.tuning.quiet_recheck)
             self.scheduler.resume_pending()
         if s.okdesk_api_url:
-            self.okdesk = OkdeskClient(s.okdesk_api_url, s.okdesk_api_token)
+            self.okdesk = OkdeskClient(s.okdesk_api_url, s.okdesk_api_token, page_size=self.tuning.okdesk_page_size)
             self.writeback = Writeback(
                 self.okdesk, recorder, outcomes_log, self.texts, author_id=s.okdesk_author_id,
                 public=s.okdesk_comment_public, native_rate=s.okdesk_set_native_rate,
@@ -181,6 +188,13 @@ class Notifier:
                 backoff_cap=self.tuning.okdesk_backoff_cap,
             )
             self.creator.resume_pending()
+            if s.okdesk_sweep_every is not None:
+                self.sweep = Sweep(
+                    self.okdesk, self.publisher, OKDESK_EVENTS.full_name(s), recorder, outcomes_log,
+                    statuses=s.rating_statuses, every=s.okdesk_sweep_every, since=s.okdesk_sweep_since,
+                    backoff_base=self.tuning.okdesk_backoff_base, backoff_cap=self.tuning.okdesk_backoff_cap,
+                )
+                self._sweep_task = asyncio.create_task(self.sweep.run(), name="sweep")
         else:
             log.warning("OKDESK_API_URL is not set: ratings are not written back to Okdesk, "
                         "the bot can neither link by phone nor create issues")
@@ -274,6 +288,10 @@ class Notifier:
         for follower in self.followers:
             await follower.stop()
         await self.pacer.close()
+        if self._sweep_task:
+            self._sweep_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sweep_task
         if self.scheduler:
             await self.scheduler.close()
         if self.creator:

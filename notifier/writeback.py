@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from notifier import decide, render
 from notifier.decide import Entry
 from notifier.locale import Texts
-from notifier.okdesk_client import OkdeskClient, OkdeskError
+from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id, rate_value
 from notifier.outcomes import OutcomeLog, Recorder
 from schemas.records import RatingRecorded, ReasonRecorded
 
@@ -79,14 +79,15 @@ def write_of(entry: Entry) -> OkdeskWrite | None:
 
 
 def reconciled(write: OkdeskWrite, comments: list[dict] | None = None, issue: dict | None = None) -> Result | None:
-    """What Okdesk shows of a write whose outcome is unknown: done (with the comment id) or None."""
+    """What Okdesk shows of a write whose outcome is unknown: done (with the comment id) or None.
+    `GET /issues/{id}` answers the rate as `{"id": .., "value": "good"}` (a string in webhooks)."""
     if write.kind in COMMENTS:
         marker = write.details.get("marker", "")
         for comment in comments or []:
-            if marker and marker in str(comment.get("content", "")):
-                return Result(decide.OK, comment_id=str(comment.get("id")), reconciled=True)
+            if marker and isinstance(comment, dict) and marker in str(comment.get("content") or ""):
+                return Result(decide.OK, comment_id=as_id(comment.get("id")), reconciled=True)
         return None
-    rate = (issue or {}).get("rate")
+    rate = rate_value((issue or {}).get("rate"))
     if rate is None:
         return None
     if rate == write.details.get("rate"):
@@ -96,7 +97,7 @@ def reconciled(write: OkdeskWrite, comments: list[dict] | None = None, issue: di
 
 class Writeback:
     def __init__(self, client: OkdeskClient, recorder: Recorder, outcome_log: OutcomeLog, texts: Texts, *,
-                 author_id: int | None, public: bool, native_rate: bool, retry_for: float,
+                 author_id: int, public: bool, native_rate: bool, retry_for: float,
                  timezone: str = "Europe/Moscow", concurrency: int = 8, backoff_base: float = 1.0,
                  backoff_cap: float = 300.0):
         self.client = client
@@ -203,7 +204,6 @@ class Writeback:
         if write.kind in COMMENTS:
             answer = await self.client.add_comment(write.issue_id, write.details.get("content", ""),
                                                    author_id=self.author_id, public=self.public)
-            comment_id = answer.get("id") if isinstance(answer, dict) else None
-            return Result(decide.OK, comment_id=str(comment_id) if comment_id is not None else None, http_status=200)
+            return Result(decide.OK, comment_id=as_id(answer.get("id")), http_status=200)
         await self.client.rate_issue(write.issue_id, write.details["rate"])
         return Result(decide.OK, http_status=200)

@@ -101,7 +101,7 @@ def run() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    if problem := settings.half_configured():
+    if problem := settings.half_configured() or settings.author_missing():
         typer.echo(f"okrate: {problem}", err=True)
         raise typer.Exit(2)
     bootstrap = ensure_kafka(settings)
@@ -187,6 +187,9 @@ def notifier() -> None:
     configure_logging(settings.log_format, settings.log_level)
     if not settings.telegram_bot_token:
         typer.echo("okrate notifier: TELEGRAM_BOT_TOKEN is not set", err=True)
+        raise typer.Exit(2)
+    if problem := settings.author_missing():
+        typer.echo(f"okrate notifier: {problem}", err=True)
         raise typer.Exit(2)
     bootstrap = ensure_kafka(settings)
     ensure_topics(bootstrap, settings)

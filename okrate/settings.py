@@ -7,7 +7,7 @@ drift apart. Validation reports every bad variable at once, by its name.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -125,10 +125,12 @@ class Settings(BaseSettings):
     alert_max_score: int = Field(2, ge=1, le=5, description="Scores up to this one are alerted.")
 
     # Okdesk writes
-    okdesk_author_id: int | None = Field(None, description="Okdesk employee id that authors okrate's comments (and whose comments okrate ignores).")
+    okdesk_author_id: int | None = Field(None, description="Okdesk employee id that authors okrate's comments (and whose comments okrate ignores). Required with `OKDESK_API_URL`: Okdesk refuses comments without it.")
     okdesk_comment_public: bool = Field(False, description="Whether okrate's rating comment is public.")
     okdesk_set_native_rate: bool = Field(True, description="Also set Okdesk's own 3-point rating.")
     okdesk_retry_for: Duration = Field(timedelta(hours=1), description="How long a failing Okdesk write is retried (with backoff) before it is `failed`.")
+    okdesk_sweep_every: OptionalDuration = Field(timedelta(minutes=10), description="How often the sweep asks the Okdesk API for resolutions whose webhook never came (the active notifier runs it); `off` for none.")
+    okdesk_sweep_since: datetime | None = Field(None, description="The sweep's first start, ISO 8601 (e.g. `2026-12-01T00:00:00+03:00`): nothing completed before it is ever asked about. Unset: the moment the sweep first ran against the account. Read once, when no position is stored yet.")
 
     # Sandbox
     sandbox_port: int = Field(8090, description="Sandbox mode: the sandbox page; the Bot API stand-in listens on the next port, the Okdesk stand-in on the one after.")
@@ -208,6 +210,11 @@ class Settings(BaseSettings):
             raise ValueError("must look like 22:00-09:00, or off")
         return value.strip()
 
+    @field_validator("okdesk_sweep_since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
@@ -223,6 +230,14 @@ class Settings(BaseSettings):
             return "OKDESK_API_URL is set but TELEGRAM_BOT_TOKEN is not: set both, or neither for sandbox mode"
         if self.okdesk_api_url and not self.okdesk_api_token:
             return "OKDESK_API_URL is set but OKDESK_API_TOKEN is not"
+        return None
+
+    def author_missing(self) -> str | None:
+        """Okdesk refuses comments without `author_id` (422): outside sandbox mode
+        OKDESK_AUTHOR_ID is required (okrate's children in sandbox mode get the stand-in's)."""
+        if self.okdesk_api_url and self.okdesk_author_id is None:
+            return ("OKDESK_AUTHOR_ID is not set: Okdesk refuses comments without author_id; set it to the id "
+                    "of the employee whose OKDESK_API_TOKEN okrate uses")
         return None
 
 

@@ -17,7 +17,7 @@ from okrate.kafka_clients import consumer_config
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode
-from schemas.records import SideEffectOutcome, StatsSnapshot
+from schemas.records import RatingRequested, SideEffectOutcome, StatsSnapshot
 from schemas.topics import (
     CLOCK_TICKS,
     CONTACT_LINKS,
@@ -45,6 +45,7 @@ class Status:
     requests: dict[str, int] = field(default_factory=dict)
     failed_okdesk_writes: int = 0
     dead_letters_last_day: int = 0
+    sweep: dict[str, str | int | None] = field(default_factory=dict)
 
 
 def _http(url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -106,6 +107,37 @@ def failed_okdesk_writes(bootstrap: str, settings: Settings) -> int:
     return count
 
 
+def sweep_figures(bootstrap: str, settings: Settings) -> dict[str, str | int | None]:
+    """The sweep's last run (from its position on notifier.outcomes) and the cycles it started
+    (requests whose trigger is a sweep's observation)."""
+    last: SideEffectOutcome | None = None
+    sweeps = appended = 0
+    for message in read_to_end(bootstrap, NOTIFIER_OUTCOMES.full_name(settings)):
+        try:
+            record = decode(message.value)
+        except DecodeError:
+            continue
+        if isinstance(record, SideEffectOutcome) and record.kind == "okdesk.sweep":
+            last = record
+            if "seen" in record.details:
+                sweeps += 1
+                appended += int(record.details.get("appended") or 0)
+    started: set[str] = set()
+    for message in read_to_end(bootstrap, RATING_REQUESTED.full_name(settings)):
+        try:
+            record = decode(message.value)
+        except DecodeError:
+            continue
+        if isinstance(record, RatingRequested) and record.trigger_origin == "sweep":
+            started.add(record.request_id)
+    if last is None:
+        return {}
+    details = last.details
+    return {"floor": details.get("floor"), "last_sweep_at": details.get("at") if "seen" in details else None,
+            "last_issues_seen": int(details.get("seen") or 0), "sweeps": sweeps, "observations": appended,
+            "cycles_started": len(started)}
+
+
 def messages_since(bootstrap: str, topic: str, since_ms: int) -> int:
     consumer = Consumer(consumer_config(bootstrap, f"okrate-status-{uuid.uuid4().hex[:8]}"))
     try:
@@ -133,6 +165,7 @@ def gather(settings: Settings, bootstrap: str) -> Status:
             status.lag["notifier"][f"{topic} ({role})"] = behind
     status.requests = request_counts(_latest_all(bootstrap, settings))
     status.failed_okdesk_writes = failed_okdesk_writes(bootstrap, settings)
+    status.sweep = sweep_figures(bootstrap, settings)
     day_ago = int((time.time() - timedelta(days=1).total_seconds()) * 1000)
     status.dead_letters_last_day = messages_since(bootstrap, DEADLETTER.full_name(settings), day_ago)
     return status
@@ -152,6 +185,13 @@ def render(status: Status) -> str:
         lines.append("requests: no statistics yet")
     lines.append(f"failed writes to Okdesk: {status.failed_okdesk_writes}")
     lines.append(f"dead letters in the last day: {status.dead_letters_last_day}")
+    w = status.sweep
+    if w:
+        lines.append(f"sweep (since {w['floor']}): last {w['last_sweep_at'] or 'not yet'}, "
+                     f"{w['last_issues_seen']} issues seen then; {w['sweeps']} sweeps, "
+                     f"{w['observations']} observations, {w['cycles_started']} cycles started")
+    else:
+        lines.append("sweep: not started (OKDESK_SWEEP_EVERY off, or no active notifier yet)")
     return "\n".join(lines)
 
 

@@ -16,6 +16,19 @@ def okdesk_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone(MOSCOW).isoformat(timespec="milliseconds")
 
 
+def okdesk_date(value: str) -> datetime | None:
+    """A day as Okdesk's list filters take it (``22-03-2022``, in the account's time zone:
+    Moscow here); None for anything else."""
+    try:
+        return datetime.strptime(value.strip(), "%d-%m-%Y").replace(tzinfo=MOSCOW)
+    except ValueError:
+        return None
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def phone_digits(phone: str | None) -> str:
     return re.sub(r"\D", "", phone or "")
 
@@ -128,5 +141,7 @@ class Issue:
     old_status: str | None = None
     completed_at: str | None = None
     rate: str | None = None
+    rate_id: int | None = None  # the rating's own id: the API answers `{"id": .., "value": ..}`
+    updated_at: str | None = None  # every change moves it (what `/issues/list` sorts by)
     type_code: str = "service"
     priority_code: str = "normal"

@@ -111,6 +111,15 @@ def add_sandbox_routes(app: web.Application, state: OkdeskState) -> None:
             raise fail(400, str(e)) from None
         return reply({"ok": True})
 
+    async def set_webhooks_down(request: web.Request) -> web.Response:
+        """`{"down": true}`: every webhook delivery fails as if the ingest were unreachable
+        (Okdesk documents no retry); `{"down": false}` delivers again."""
+        body = await body_of(request)
+        if not isinstance(body.get("down"), bool):
+            raise fail(400, 'give {"down": true} or {"down": false}')
+        state.webhooks_down = body["down"]
+        return reply({"down": state.webhooks_down})
+
     r = app.router
     r.add_get("/_sandbox/issues", list_issues)
     r.add_post("/_sandbox/issues", create_issue)
@@ -119,5 +128,6 @@ def add_sandbox_routes(app: web.Application, state: OkdeskState) -> None:
     r.add_post("/_sandbox/contacts", create_contact)
     r.add_post("/_sandbox/webhook-targets", add_target)
     r.add_get("/_sandbox/webhooks", list_deliveries)
+    r.add_post("/_sandbox/webhooks/down", set_webhooks_down)
     r.add_get("/_sandbox/calls", list_calls)
     r.add_post("/_sandbox/faults", set_faults)

@@ -7,7 +7,7 @@ import asyncio
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from sandbox.clock import Clock, system_clock
 from sandbox.faults import FaultInjector
@@ -31,6 +31,7 @@ from sandbox.webhooks import (
     WebhookDelivery,
     build_comment_webhook,
     build_status_webhook,
+    encode_body,
     send_webhook,
 )
 
@@ -44,6 +45,9 @@ DEFAULT_STATUSES = (
 )
 TYPES = {"service": "Обслуживание", "incident": "Инцидент", "question": "Вопрос"}
 PRIORITIES = {"low": "Низкий", "normal": "Средний", "high": "Высокий"}
+FINAL = ("completed", "closed")  # statuses Okdesk counts as resolved (completed_at is set)
+RateBody = Literal["flat", "wrapped", "both"]
+RATE_BODIES: tuple[str, ...] = get_args(RateBody)
 T = TypeVar("T")
 
 
@@ -71,6 +75,14 @@ class OkdeskState:
     api_token: str = DEFAULT_API_TOKEN
     clock: Clock = system_clock
     comment_webhooks: bool = True  # Okdesk reports every new comment, ours included
+    # `/issues/list`: the page size when `page[size]` is absent, and the largest one accepted
+    # (Okdesk answers 422 `{"errors": {"page": {"size": [...]}}}` above 100); tests make them small.
+    list_page_size: int = 50
+    list_page_size_max: int = 100
+    # `POST /issues/{id}/rates`: the body form accepted: `{"rate": ..}` (flat, as apepenkov/okdesk_api
+    # sends it), `{"issue": {"rate": ..}}` (wrapped, as Handlest/okdesk-bitrix does), or both.
+    rate_body: RateBody = "flat"
+    webhooks_down: bool = False  # the ingest unreachable: every webhook delivery fails
 
     statuses: dict[str, Status] = field(default_factory=dict)
     companies: dict[int, Company] = field(default_factory=dict)
@@ -172,6 +184,9 @@ class OkdeskState:
             if assignee_id in self.employees
             else None,
         )
+        issue.updated_at = issue.created_at
+        if status in FINAL:
+            issue.completed_at = issue.created_at
         self.issues[issue.id] = issue
         return issue
 
@@ -205,14 +220,17 @@ class OkdeskState:
     def calls_to(self, endpoint: str) -> list[CallRecord]:
         return [c for c in self.calls if c.method == endpoint]
 
-    def issue_json(self, issue: Issue) -> dict[str, Any]:
+    def issue_json(self, issue: Issue, *, listed: bool = False) -> dict[str, Any]:
+        """`GET /issues/{id}`'s answer; `listed`: as `/issues/list` shows it (without the
+        description, which the list does not carry: ovn25519/okdesk-phone-sync)."""
         contact = self.contacts.get(issue.contact_id) if issue.contact_id else None
         comments = self.comments_of(issue.id)
-        return {
+        answer = {
             "id": issue.id,
             "title": issue.title,
             "description": issue.description,
             "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
             "completed_at": issue.completed_at,
             "deadline_at": None,
             "delay_to": None,
@@ -226,7 +244,8 @@ class OkdeskState:
             "company_id": issue.company_id,
             "contact": {"id": contact.id, "name": contact.full_name} if contact else None,
             "assignee": {"employee_id": issue.assignee_id, "group_id": issue.group_id},
-            "rate": issue.rate,
+            # an object here, a bare string in webhooks (apepenkov/okdesk_api's Issue example)
+            "rate": {"id": issue.rate_id, "value": issue.rate} if issue.rate else None,
             "comments": {
                 "count": len(comments),
                 "last_at": comments[-1].published_at if comments else None,
@@ -234,6 +253,9 @@ class OkdeskState:
             "parameters": [],
             "attachments": [],
         }
+        if listed:
+            del answer["description"]
+        return answer
 
     def issue_facts(self, issue: Issue) -> IssueFacts:
         """What a webhook about ``issue`` tells (a contact unknown here keeps its bare id)."""
@@ -285,9 +307,13 @@ class OkdeskState:
         employee = self.employees.get(by_employee_id)
         if employee is None:
             raise ValueError(f"no employee {by_employee_id}")
+        now = okdesk_time(self.clock())
         issue.old_status, issue.status = issue.status, status
-        if status in ("completed", "closed") and issue.completed_at is None:
-            issue.completed_at = okdesk_time(self.clock())
+        if status in FINAL and issue.completed_at is None:
+            issue.completed_at = now  # a new resolution; completed → closed keeps it
+        elif status not in FINAL:
+            issue.completed_at = None  # reopened: the next resolution has a time of its own
+        issue.updated_at = now
         comment_id = None
         if comment:
             comment_id = self._store_comment(issue, comment, True, employee.id, "employee").id
@@ -346,6 +372,8 @@ class OkdeskState:
         if issue.rate is not None:
             raise OkdeskError(422, {"rate": ["Заявка уже оценена"]})
         issue.rate = rate
+        issue.rate_id = self._id("rate", None, {})
+        issue.updated_at = okdesk_time(self.clock())
         self.notify()
         return issue
 
@@ -397,6 +425,7 @@ class OkdeskState:
             published_at=okdesk_time(self.clock()),
         )
         self.comments.append(comment)
+        issue.updated_at = comment.published_at
         self.notify()
         return comment
 
@@ -410,7 +439,11 @@ class OkdeskState:
         return Person(c.id, c.first_name, c.last_name, c.patronymic, "contact")
 
     async def _deliver(self, target: WebhookTarget, payload: dict[str, Any]) -> WebhookDelivery:
-        delivery = await send_webhook(target.url, payload, secret=target.secret)
+        if self.webhooks_down:  # as Okdesk meets an unreachable ingest: no retry is documented
+            delivery = WebhookDelivery(target.url, encode_body(payload), {}, None,
+                                       error="ClientConnectorError: the ingest is unreachable")
+        else:
+            delivery = await send_webhook(target.url, payload, secret=target.secret)
         self.webhook_deliveries.append(delivery)
         self.notify()
         return delivery
@@ -425,7 +458,7 @@ class OkdeskState:
             if wanted in taken:
                 raise ValueError(f"{kind} {wanted} exists already")
             return wanted
-        start = {"issue": 1000, "contact": 10, "company": 10, "employee": 2, "comment": 500}
+        start = {"issue": 1000, "contact": 10, "company": 10, "employee": 2, "comment": 500, "rate": 1}
         candidate = max(self._next_id.get(kind, start.get(kind, 1)), max(taken, default=0) + 1)
         self._next_id[kind] = candidate + 1
         return candidate

@@ -16,6 +16,7 @@ class CallRecord:
     status: int
     response: Any
     path: str = ""  # Okdesk: "POST /api/v1/issues/5/comments"
+    raw_query: str = ""  # Okdesk: the query string as sent (percent-encoded), api_token removed
 
     @property
     def ok(self) -> bool:

@@ -90,7 +90,7 @@ def retention_ms(retention: timedelta | None) -> int:
 
 OKDESK_EVENTS = TopicSpec(
     "okdesk.events", (OkdeskWebhookEnvelope,), "issue id",
-    "raw webhook envelopes, byte for byte (a body without an issue id gets a stable key of its own)",
+    "raw webhook envelopes, byte for byte (a body without an issue id gets a stable key of its own), and the sweep's observations of issues read from the API",
     max_message_bytes=LARGE_MESSAGE_BYTES,
 )
 TELEGRAM_UPDATES = TopicSpec(

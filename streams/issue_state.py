@@ -60,6 +60,10 @@ class IssueState:
     deleted: bool = False
     last_event_time: datetime | None = None
     cycle: int = 0  # resolution cycles so far
+    # Okdesk's `completed_at` of the last resolution okrate knows (a sweep's observation with the
+    # same one is that resolution again; a later one is a new resolution whose webhooks were lost)
+    resolved_at: datetime | None = None
+    status_changed_at: datetime | None = None  # when okrate last saw the status change
     trigger: tuple[int, int] | None = None  # (partition, offset) of the raw event that started it
     # (partition, offset) of the last raw event applied: one at or before it is a redelivery
     last_source: tuple[int, int] | None = None

@@ -5,6 +5,9 @@ statuses in `issue.status` / `issue.old_status`; integer ids.
 Real Okdesk: `new_ticket_status`, `new_ticket`, `new_comment`, ...; the transition in
 `event.old_status` / `event.new_status` outranks the issue block's own status fields; ids are
 strings. Any field may be missing or null.
+The sweep's observations (`origin` `sweep`): one issue as `GET /issues/list` answered it, in the
+API's own shape (`status{code,name}`, `company_id`, `contact{id,name}`, `completed_at`, ...):
+an `observed` event carrying the status it was seen in.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.records import IssueEvent, OkdeskWebhookEnvelope
+from schemas.records.raw import SWEEP
 
 
 class Kind:
@@ -26,6 +30,7 @@ class Kind:
     ASSIGNEE_CHANGED = "assignee_changed"
     CSAT_RATE = "csat_rate"
     DELETED = "deleted"
+    OBSERVED = "observed"  # the sweep saw the issue in this status (its webhook may never have come)
     OTHER = "other"
 
 
@@ -126,6 +131,8 @@ def normalise(envelope: OkdeskWebhookEnvelope, position: Position) -> IssueEvent
         raise NotUnderstood(f"the body is not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise NotUnderstood("the body is not a JSON object")
+    if envelope.origin == SWEEP:
+        return _observed(data, envelope, position)
     event, issue = _obj(data.get("event")), _obj(data.get("issue"))
     event_type = _text(event.get("event_type"), 100)
     if event_type in SEED_KINDS or (event_type is None and issue):
@@ -190,6 +197,46 @@ def normalise(envelope: OkdeskWebhookEnvelope, position: Position) -> IssueEvent
         comment_public=public if isinstance(public, bool) else None,
         comment_content=_text(comment.get("content")),
         csat_rate=status_code(event.get("rate")) or status_code(issue.get("rate")),
+        created_at=_time(issue.get("created_at")),
+        completed_at=_time(issue.get("completed_at")),
+        reacted_at=_time(issue.get("reacted_at")),
+    )
+
+
+def _observed(issue: dict[str, Any], envelope: OkdeskWebhookEnvelope, position: Position) -> IssueEvent:
+    """An issue the sweep read from the API: its status as an update would carry it."""
+    issue_id = _id(issue.get("id"))
+    if issue_id is None or not ISSUE_ID.fullmatch(issue_id):
+        raise NotUnderstood("an observed issue without a valid id")
+    contact = _obj(issue.get("contact")) or _obj(_obj(issue.get("client")).get("contact"))
+    assignee = _obj(issue.get("assignee"))
+    employee = _obj(assignee.get("employee")) or {"id": assignee.get("employee_id", assignee.get("id"))}
+    group = _obj(assignee.get("group")) or {"id": assignee.get("group_id")}
+    issue_type, company = _obj(issue.get("type")), _obj(issue.get("company"))
+    return IssueEvent(
+        event_id=f"issue-event/{position.partition}/{position.offset}",
+        kind=Kind.OBSERVED,
+        source_event_type=SWEEP,
+        dialect="api",
+        issue_id=issue_id,
+        event_time=envelope.received_at,
+        delivery_id=envelope.delivery_id,
+        source_topic=position.topic,
+        source_partition=position.partition,
+        source_offset=position.offset,
+        new_status_code=status_code(issue.get("status")),
+        new_status_name=_status_name(issue.get("status")),
+        title=_text(issue.get("title"), 500),
+        type_code=status_code(issue_type) if issue_type else None,
+        type_name=_text(issue_type.get("name"), 200),
+        contact_id=_id(contact.get("id")),
+        company_id=_id(issue.get("company_id")) or _id(company.get("id")),
+        company_name=_text(company.get("name"), 300),
+        assignee_employee_id=_id(employee.get("id")),
+        assignee_employee_name=_text(assignee.get("name"), 300) or _full_name(employee),
+        assignee_group_id=_id(group.get("id")),
+        assignee_group_name=_text(group.get("name"), 300),
+        priority_code=status_code(issue.get("priority")),
         created_at=_time(issue.get("created_at")),
         completed_at=_time(issue.get("completed_at")),
         reacted_at=_time(issue.get("reacted_at")),

@@ -4,6 +4,12 @@ A transition from a non-final to a final status starts a cycle and asks once, ho
 transition arrived (a status change, an update, both, in any order, twice). A reopen closes the
 cycle's open request; a final status again is a new cycle. `decide` says what follows from an
 issue event; `evolve` folds events (inputs and decisions alike) into the issue's state.
+
+A sweep's observation (`observed`: the API showed the issue in a final status) is an update that
+can only start a cycle where no webhook already did: an issue never seen, or seen non-final since
+before it was read; an issue already final starts one only if the observed `completed_at` is
+later than the resolution okrate knows (its reopen and resolution webhooks both lost). Observing
+the same resolution again, every sweep, changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from streams.issue_state import IssueState, RequestState, reporting_context
 from streams.normalise import Kind
 from streams.rules import Rules
 
-STATUS_KINDS = {Kind.STATUS_CHANGED, Kind.UPDATED, Kind.CREATED}
+STATUS_KINDS = {Kind.STATUS_CHANGED, Kind.UPDATED, Kind.CREATED, Kind.OBSERVED}
 
 
 class Transition(StrEnum):
@@ -48,6 +54,8 @@ def classify(state: IssueState | None, event: IssueEvent, rules: Rules) -> Trans
         return Transition.NONE
     if state is not None and state.trigger == (event.source_partition, event.source_offset):
         return Transition.REPLAYED_TRIGGER
+    if event.kind == Kind.OBSERVED:
+        return _observation(state, event, rules)
     new = event.new_status_code
     before = state.status_code if state is not None and state.status_code else event.old_status_code
     if before == new:
@@ -62,6 +70,23 @@ def classify(state: IssueState | None, event: IssueEvent, rules: Rules) -> Trans
     if rules.is_final(new):
         return Transition.MOVE if rules.is_final(before) else Transition.INTO_FINAL
     return Transition.REOPEN if rules.is_final(before) else Transition.MOVE
+
+
+def _observation(state: IssueState | None, event: IssueEvent, rules: Rules) -> Transition:
+    """What a sweep's observation means: a resolution okrate did not know of, or nothing."""
+    if not rules.is_final(event.new_status_code):
+        return Transition.NONE  # the sweep asks for final statuses; an observation never reopens
+    if state is None or state.status_code is None:
+        return Transition.INTO_FINAL  # never seen: its resolution webhook was lost
+    observed, known = event.completed_at, state.resolved_at
+    if observed is not None and known is not None and observed <= known:
+        return Transition.NONE  # the resolution okrate already knows (or an older one)
+    if rules.is_final(state.status_code):
+        newer = observed is not None and known is not None and observed > known
+        return Transition.INTO_FINAL if newer else Transition.NONE  # newer: reopen and resolution lost
+    if state.status_changed_at is not None and event.event_time <= state.status_changed_at:
+        return Transition.STALE  # read before the change okrate saw last (a reopen)
+    return Transition.INTO_FINAL  # seen open, observed resolved: the resolution webhook was lost
 
 
 def _passes_filters(state: IssueState, rules: Rules) -> bool:
@@ -95,6 +120,7 @@ def requested(state: IssueState, event: IssueEvent, cycle: int) -> RatingRequest
         issue_created_at=state.created_at,
         **reporting_context(state),
         deliverable=False,  # addressing (by contact) decides who receives it
+        trigger_origin="sweep" if event.kind == Kind.OBSERVED else "webhook",
     )
 
 
@@ -162,10 +188,18 @@ def evolve_facts(state: IssueState | None, event: IssueEvent, rules: Rules) -> I
         status_name = event.new_status_name or base.status_name
     elif transition is Transition.NONE and event.new_status_code and base.status_code is None:
         status_code, status_name = event.new_status_code, event.new_status_name
+    resolved_at, changed_at = base.resolved_at, base.status_changed_at
+    if transition in (Transition.INTO_FINAL, Transition.REOPEN, Transition.MOVE):
+        changed_at = event.event_time
     if transition is Transition.INTO_FINAL:
         cycle, trigger = base.cycle + 1, (event.source_partition, event.source_offset)
+        resolved_at = event.completed_at
+    elif resolved_at is None and rules.is_final(status_code) and event.completed_at is not None:
+        resolved_at = event.completed_at  # the resolution's time, learnt later (an observation)
     return replace(
         base,
+        resolved_at=resolved_at,
+        status_changed_at=changed_at,
         status_code=status_code,
         status_name=status_name,
         previous_status_code=previous,

@@ -14,7 +14,7 @@ from schemas.records.base import Record
 class RatingRequested(Record):
     """A rating request for one resolution cycle of an issue, addressed to the client's Telegram user when linked (topic `rating.requested`). Emitted again with the same `request_id` when a late link re-addresses it.
 
-    Fields: `avro/rating_requested.v1.avsc`.
+    Fields: `avro/rating_requested.v2.avsc` (v1: without `trigger_origin`).
     """
 
     AVRO_NAME: ClassVar[str] = "okrate.RatingRequested"
@@ -43,6 +43,7 @@ class RatingRequested(Record):
     recipient_user_id: int | None = None
     recipient_chat_id: int | None = None
     addressed_at: datetime | None = None
+    trigger_origin: str | None = None  # "webhook" or "sweep"
 
 
 @dataclass(frozen=True, kw_only=True)

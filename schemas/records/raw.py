@@ -11,9 +11,9 @@ from schemas.records.base import Record
 
 @dataclass(frozen=True, kw_only=True)
 class OkdeskWebhookEnvelope(Record):
-    """One Okdesk webhook delivery exactly as the ingest accepted it (topic `okdesk.events`). The body is kept byte for byte; everything else is metadata of the HTTP request.
+    """One raw Okdesk event exactly as okrate got it (topic `okdesk.events`): a webhook delivery as the ingest accepted it, or an issue the sweep read from the Okdesk API (`origin`). The body is kept byte for byte; everything else is metadata of where it came from.
 
-    Fields: `avro/okdesk_webhook_envelope.v1.avsc`.
+    Fields: `avro/okdesk_webhook_envelope.v2.avsc` (v1: without `origin`, read as `webhook`).
     """
 
     AVRO_NAME: ClassVar[str] = "okrate.OkdeskWebhookEnvelope"
@@ -30,6 +30,10 @@ class OkdeskWebhookEnvelope(Record):
     issue_id: str | None = None
     event_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    origin: str = "webhook"  # or "sweep"
+
+
+WEBHOOK, SWEEP = "webhook", "sweep"
 
 
 @dataclass(frozen=True, kw_only=True)

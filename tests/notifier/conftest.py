@@ -57,6 +57,7 @@ def nsettings(settings_for, tg: RunningTelegram, okdesk: RunningOkdesk):
             telegram_bot_token=tg.token, telegram_api_url=tg.base_url,
             okdesk_api_url=okdesk.api_url, okdesk_api_token=okdesk.api_token, okdesk_author_id=1,
             okdesk_portal_url="https://acme.okdesk.ru",
+            okdesk_sweep_every="off",  # the sweep's own tests turn it on
         )
         values.update(overrides)
         return settings_for(**values)
@@ -153,6 +154,8 @@ def notifier_env(settings, bootstrap: str, **extra: str) -> dict[str, str]:
         if value is not None:
             env[name.upper()] = str(value)
     env["OKDESK_RETRY_FOR"] = f"{int(settings.okdesk_retry_for.total_seconds())}s"
+    every = settings.okdesk_sweep_every
+    env["OKDESK_SWEEP_EVERY"] = f"{int(every.total_seconds())}s" if every is not None else "off"
     env.update(extra)
     return env
 

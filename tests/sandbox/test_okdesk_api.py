@@ -116,7 +116,8 @@ async def test_an_issue_is_rated_once_with_okdesks_three_point_scale(
     status, _ = await api.call("POST", "issues/1381/rates", json={"rate": "good"})
     assert status == 200
     status, issue = await api.call("GET", "issues/1381")
-    assert (status, issue["rate"]) == (200, "good")
+    assert (status, issue["rate"]["value"]) == (200, "good")  # an object: {"id": .., "value": ..}
+    assert isinstance(issue["rate"]["id"], int)
     status, body = await api.call("POST", "issues/1381/rates", json={"rate": "bad"})
     assert status == 422 and "rate" in body["errors"]
     assert seeded.issues[1381].rate == "good"
@@ -205,3 +206,81 @@ async def test_calls_are_recorded_with_the_token_masked(api: Api, seeded: Okdesk
 async def test_an_unknown_path_is_404(api: Api, seeded: OkdeskState) -> None:
     status, body = await api.call("GET", "companies/list")
     assert status == 404 and "errors" in body
+
+
+async def test_a_webhook_carries_the_rate_as_a_string_the_api_as_an_object(
+    api: Api, seeded: OkdeskState
+) -> None:
+    seeded.rate_issue(1381, "normal")
+    facts = seeded.issue_facts(seeded.issues[1381])
+    assert facts.rate == "normal"
+    assert (await api.call("GET", "issues/1381"))[1]["rate"] == {"id": 1, "value": "normal"}
+
+
+@pytest.mark.parametrize(
+    ("accepts", "flat", "wrapped"),
+    [("flat", 200, 422), ("wrapped", 422, 200), ("both", 200, 200)],
+)
+async def test_the_rate_body_form_is_switchable(
+    api: Api, seeded: OkdeskState, accepts: str, flat: int, wrapped: int
+) -> None:
+    seeded.rate_body = accepts  # type: ignore[assignment]
+    seeded.add_issue("a", id=2001, status="completed")
+    seeded.add_issue("b", id=2002, status="completed")
+    status, body = await api.call("POST", "issues/2001/rates", json={"rate": "good"})
+    assert status == flat and (status == 200 or body["errors"] == {"rate": ["не может быть пустым"]})
+    status, body = await api.call("POST", "issues/2002/rates", json={"issue": {"rate": "bad"}})
+    assert status == wrapped and (status == 200 or "rate" in body["errors"])
+
+
+async def test_the_issue_list_is_paged_and_sorted(api: Api, seeded: OkdeskState, clock: FakeClock) -> None:
+    for n in range(12):
+        clock.advance(60)
+        seeded.add_issue(f"issue {n}", contact_id=95, id=3000 + n)
+    clock.advance(60)
+    await seeded.change_status(3000, "in_progress")  # the oldest issue, updated last
+    seeded.list_page_size = 5
+    _, first = await api.call("GET", "issues/list", query="contact_ids[]=95")
+    assert [i["id"] for i in first] == [1380, 3000, 3001, 3002, 3003]  # unsorted: oldest first
+    assert "description" not in first[0]  # the list carries no description
+    _, third = await api.call("GET", "issues/list", query="contact_ids[]=95&page[number]=3")
+    assert [i["id"] for i in third] == [3009, 3010, 3011]
+    q = "contact_ids[]=95&sorting[field]=created_at&sorting[direction]=reverse&page[size]=2"
+    assert [i["id"] for i in (await api.call("GET", "issues/list", query=q))[1]] == [3011, 3010]
+    q = "contact_ids[]=95&sorting[field]=updated_at&sorting[direction]=reverse&page[size]=2"
+    assert [i["id"] for i in (await api.call("GET", "issues/list", query=q))[1]] == [3000, 3011]
+    _, past = await api.call("GET", "issues/list", query="contact_ids[]=95&page[number]=9")
+    assert past == []
+
+
+async def test_list_errors_are_nested_as_okdesks(api: Api, seeded: OkdeskState) -> None:
+    status, body = await api.call("GET", "issues/list", query="page[size]=101")
+    assert status == 422 and body == {"errors": {"page": {"size": ["должно быть меньше или равно 100"]}}}
+    seeded.list_page_size_max = 10
+    status, body = await api.call("GET", "issues/list", query="page[size]=11&sorting[direction]=up")
+    assert status == 422 and set(body["errors"]) == {"page", "sorting"}
+    assert body["errors"]["sorting"] == {"direction": ["должен быть одним из: reverse, forward"]}
+    status, body = await api.call("GET", "issues/list", query="completed_since=2026-03-01")
+    assert status == 422 and body["errors"] == {"completed_since": ["Неверный формат даты"]}
+
+
+async def test_completed_since_is_a_day_and_count_answers_ids(
+    api: Api, seeded: OkdeskState, clock: FakeClock
+) -> None:
+    from datetime import datetime
+
+    from sandbox.okdesk_objects import MOSCOW
+
+    day = datetime.fromtimestamp(clock(), MOSCOW).strftime("%d-%m-%Y")
+    old = seeded.add_issue("вчерашняя", id=4001)
+    await seeded.change_status(old.id, "completed")
+    clock.advance(86_400)
+    today = datetime.fromtimestamp(clock(), MOSCOW).strftime("%d-%m-%Y")
+    new = seeded.add_issue("сегодняшняя", id=4002)
+    await seeded.change_status(new.id, "completed")
+    q = f"status_codes[]=completed&completed_since={today}"
+    assert [i["id"] for i in (await api.call("GET", "issues/list", query=q))[1]] == [4002]
+    q = f"status_codes[]=completed&completed_since={day}"
+    assert {i["id"] for i in (await api.call("GET", "issues/list", query=q))[1]} >= {4001, 4002}
+    status, ids = await api.call("GET", "issues/count", query=f"status[]=completed&updated_since={today}")
+    assert status == 200 and ids == [4002]

@@ -189,3 +189,23 @@ async def test_the_sandbox_page_resolves_an_issue_over_http(
         assert resp.status == 404
     async with http.get(f"{base}/webhooks") as resp:
         assert len((await resp.json())["deliveries"]) == 1
+
+
+async def test_with_the_ingest_unreachable_a_resolution_is_not_delivered_and_never_retried(
+    okdesk: RunningOkdesk, ok_state: OkdeskState, ingest: Ingest, http: aiohttp.ClientSession
+) -> None:
+    base = f"{okdesk.base_url}/_sandbox"
+    issue = ok_state.add_issue("Принтер")
+    ok_state.add_webhook_target(ingest.url)
+    async with http.post(f"{base}/webhooks/down", json={"down": True}) as resp:
+        assert (resp.status, await resp.json()) == (200, {"down": True})
+    async with http.post(f"{base}/issues/{issue.id}/status", json={"status": "completed"}) as resp:
+        [delivery] = (await resp.json())["deliveries"]
+    assert delivery["status"] is None and "unreachable" in delivery["error"]
+    async with http.post(f"{base}/webhooks/down", json={"down": False}) as resp:
+        assert resp.status == 200
+    await ok_state.drain()
+    assert len(ok_state.webhook_deliveries) == 1  # Okdesk documents no retry
+    assert ok_state.issues[issue.id].status == "completed"
+    async with http.post(f"{base}/webhooks/down", json={"down": "yes"}) as resp:
+        assert resp.status == 400

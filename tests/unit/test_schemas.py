@@ -148,6 +148,8 @@ def test_every_message_carries_the_specifications_fingerprint_of_its_schema(path
     )
     assert version.canonical_form == canonical
     assert version.fingerprint == fingerprint
+    if version != default_registry().latest(version.full_name):
+        return  # an older version: only read, never written
     message = encode(sample_record(default_registry().record_types[version.full_name]))
     assert message[:10] == b"\xc3\x01" + fingerprint
 
