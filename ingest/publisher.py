@@ -1,5 +1,7 @@
 """Appends to Kafka and tells asyncio when the broker acknowledged: confluent-kafka's delivery
-callbacks, which run on a polling thread, are bridged to asyncio futures."""
+callbacks, which run on a polling thread, are bridged to asyncio futures in batches: whatever one
+`poll` settled reaches the event loop in one wake-up (one `call_soon_threadsafe`), not one per
+message."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
+from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -42,8 +46,10 @@ class KafkaPublisher:
                "message.max.bytes": LARGE_MESSAGE_BYTES, **extra},
         ))
         self._bootstrap = bootstrap
-        self._settled: list[tuple[asyncio.Future, Delivery | PublishFailed]] = []
-        self._settled_lock = threading.Lock()
+        # Appended by delivery callbacks (on the polling thread, or in flush()), drained by the
+        # loop: deque's append and popleft are atomic, so no lock is taken per message.
+        self._settled: deque[tuple[asyncio.Future, Delivery | PublishFailed]] = deque()
+        self._handing_over = threading.Event()  # set while a hand-over is queued on the loop
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-publisher-poll", daemon=True)
         self._poller.start()
@@ -53,16 +59,34 @@ class KafkaPublisher:
 
     def _poll_loop(self) -> None:
         # Delivery callbacks run inside poll(); what they settle is handed to the event loop in
-        # one wake-up per poll, not one per message (a wake-up is a syscall).
+        # one wake-up per poll, not one per message (a wake-up is a syscall and a GIL hand-off).
         while not self._stop.is_set():
-            self._producer.poll(0.1)
-            self._hand_over()
+            if self._producer.poll(0.1):
+                self._hand_over()
 
     def _hand_over(self) -> None:
-        with self._settled_lock:
-            batch, self._settled = self._settled, []
-        if batch:
-            batch[0][0].get_loop().call_soon_threadsafe(_resolve_all, batch)
+        # While a hand-over is still queued on the loop, it will also take what settled since.
+        if self._settled and not self._handing_over.is_set():
+            self._handing_over.set()
+            self._settled[0][0].get_loop().call_soon_threadsafe(self._resolve_settled)
+
+    def _resolve_settled(self) -> None:  # on the event loop
+        self._handing_over.clear()
+        settled = self._settled
+        while settled:
+            future, outcome = settled.popleft()
+            if future.done():  # timed out (cancelled) meanwhile
+                continue
+            if isinstance(outcome, PublishFailed):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def _settle(self, future: asyncio.Future, err, msg) -> None:  # on the polling thread, inside poll()
+        if err is not None:
+            self._settled.append((future, PublishFailed(str(err))))
+        else:
+            self._settled.append((future, Delivery(msg.topic(), msg.partition(), msg.offset())))
 
     def _on_error(self, err: KafkaError) -> None:
         self.last_error = str(err)
@@ -77,25 +101,15 @@ class KafkaPublisher:
         return len(self._producer)
 
     async def publish(self, topic: str, key: bytes, value: bytes, *, timeout: float) -> Delivery:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Delivery] = loop.create_future()
-        # After a timeout nobody awaits the future any more: retrieve its outcome all the same.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-        def settle(err, msg) -> None:  # runs on the polling thread, inside poll()
-            if err is not None:
-                outcome: Delivery | PublishFailed = PublishFailed(str(err))
-            else:
-                outcome = Delivery(msg.topic(), msg.partition(), msg.offset())
-            with self._settled_lock:
-                self._settled.append((future, outcome))
-
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
         try:
-            self._producer.produce(topic, key=key, value=value, on_delivery=settle)
+            self._producer.produce(topic, key=key, value=value, on_delivery=partial(self._settle, future))
         except (BufferError, KafkaException) as exc:
             raise PublishFailed(f"producer refused the message: {exc}") from exc
         try:
-            async with asyncio.timeout(timeout):  # cheaper than wait_for(shield(...)): no extra tasks
+            # A timeout cancels the future itself (it is awaited directly): its late outcome is
+            # then dropped, never left unretrieved. Cheaper than wait_for(shield(...)).
+            async with asyncio.timeout(timeout):
                 delivery = await future
         except TimeoutError:
             raise PublishFailed(f"no acknowledgement within {timeout:g}s") from None
@@ -117,17 +131,8 @@ class KafkaPublisher:
         remaining = await asyncio.to_thread(self._producer.flush, timeout)
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 2.0)
-        self._hand_over()  # what flush() settled after the poller's last round
+        self._resolve_settled()  # what flush() settled after the poller's last round
         if remaining:
             log.error("%d messages were not delivered before shutdown", remaining)
         return remaining
 
-
-def _resolve_all(batch: list[tuple[asyncio.Future, Delivery | PublishFailed]]) -> None:
-    for future, outcome in batch:
-        if future.done():
-            continue
-        if isinstance(outcome, Exception):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)

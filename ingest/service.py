@@ -18,6 +18,11 @@ log = logging.getLogger("okrate.ingest")
 class MaskingAccessLogger(AbstractAccessLogger):
     """One line a request, with the query string's secrets masked (`?token=` carries the secret)."""
 
+    @property
+    def enabled(self) -> bool:
+        # aiohttp asks before formatting anything: below INFO, a request costs no log work at all.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request, response, time: float) -> None:
         self.logger.info(
             "%s %s %s %d %dB %.1fms",
