@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -45,11 +46,14 @@ def build_app(settings: Settings, bootstrap: str) -> web.Application:
     return app
 
 
-def serve(settings: Settings, bootstrap: str) -> None:
+def serve(settings: Settings, bootstrap: str, *, reuse_port: bool = False) -> None:
+    """Serves until SIGTERM/SIGINT. With `reuse_port`, other processes may listen on the same port
+    (SO_REUSEPORT: the kernel spreads the connections over them)."""
     app = build_app(settings, bootstrap)
-    log.info("ingest listening on %s:%d, webhook at %s", settings.ingest_host, settings.ingest_port, settings.webhook_path)
+    log.info("ingest listening on %s:%d%s, webhook at %s", settings.ingest_host, settings.ingest_port,
+             f" (shared, pid {os.getpid()})" if reuse_port else "", settings.webhook_path)
     web.run_app(
-        app, host=settings.ingest_host, port=settings.ingest_port,
+        app, host=settings.ingest_host, port=settings.ingest_port, reuse_port=reuse_port or None,
         access_log_class=MaskingAccessLogger, access_log=logging.getLogger("okrate.ingest.access"),
         shutdown_timeout=30, print=None, handle_signals=True,
     )
