@@ -8,7 +8,7 @@ import os
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ingest.app import PUBLISHER, create_app
+from ingest.app import METRICS, PUBLISHER, create_app
 from ingest.publisher import KafkaPublisher
 from okrate.redact import mask_url
 from okrate.settings import Settings
@@ -39,6 +39,7 @@ def build_app(settings: Settings, bootstrap: str) -> web.Application:
     async def close_publisher(app: web.Application) -> None:
         # Runs after the server stopped accepting and in-flight handlers finished.
         await app[PUBLISHER].close()
+        app[METRICS].close()
 
     app.on_cleanup.append(close_publisher)
     if not settings.webhook_secret:

@@ -149,12 +149,18 @@ def ingest(
         serve(settings, bootstrap, reuse_port=reuse_port)
         return
     import asyncio
+    import shutil
+    import tempfile
 
     from okrate.run_plan import ingest_workers
     from okrate.supervisor import Supervisor
 
     typer.echo(f"okrate ingest: {count} workers on {settings.ingest_host}:{settings.ingest_port}; Ctrl-C stops them.")
-    asyncio.run(Supervisor(ingest_workers(bootstrap, count)).run())
+    metrics_dir = tempfile.mkdtemp(prefix="okrate-ingest-metrics-")  # the workers' shared /metrics
+    try:
+        asyncio.run(Supervisor(ingest_workers(bootstrap, count, metrics_dir)).run())
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command("streams")

@@ -23,9 +23,10 @@ def plan_children(settings: Settings, bootstrap: str) -> list[Child]:
     return children
 
 
-def ingest_workers(bootstrap: str, count: int) -> list[Child]:
-    """`okrate ingest --workers N`: N ingest processes sharing the port, each with its producer."""
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+def ingest_workers(bootstrap: str, count: int, metrics_dir: str) -> list[Child]:
+    """`okrate ingest --workers N`: N ingest processes sharing the port, each with its producer,
+    their metrics summed over `metrics_dir` (prometheus_client's multiprocess mode)."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
     return [okrate_child(f"ingest-{n}", "ingest", "--workers", "1", "--reuse-port", env=env)
             for n in range(1, count + 1)]
 

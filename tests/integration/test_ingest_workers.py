@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.codec import decode
 from schemas.topics import OKDESK_EVENTS
@@ -60,6 +61,12 @@ def _socket_owners(port: int, state: str, pids: set[int]) -> Counter[int]:
         except OSError:
             continue
     return owners
+
+
+def _accepted(exposition: str) -> float:
+    return sum(sample.value for family in text_string_to_metric_families(exposition)
+               for sample in family.samples
+               if sample.name == "okrate_ingest_requests_total" and sample.labels == {"source": "okdesk", "outcome": "accepted"})
 
 
 def _wait_for(condition, what: str, timeout: float = 60):
@@ -112,6 +119,11 @@ async def test_two_workers_both_serve_and_each_webhook_is_stored_once(settings_f
         assert sum(serving.values()) == CONNECTIONS
         assert set(serving) == workers, serving
         assert statuses == {200: CONNECTIONS * PER_CONNECTION}
+        # Whichever worker a scrape reaches, /metrics counts what both accepted.
+        for _ in range(6):
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    assert _accepted(await response.text()) == CONNECTIONS * PER_CONNECTION
 
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 60) == 0, log_path.read_text()[-3000:]
