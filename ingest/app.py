@@ -108,7 +108,10 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Respon
     if request.content_length is not None and request.content_length > max_bytes:
         return _error(413, f"the body is larger than {max_bytes} bytes")
     try:
-        return await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
+        if request.content.is_eof():  # the whole body came with the headers: nothing to wait for
+            return await request.read()
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"the body is larger than {max_bytes} bytes")
     except TimeoutError:

@@ -6,6 +6,8 @@ message."""
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -19,6 +21,8 @@ from okrate.kafka_clients import producer_config
 from schemas.topics import LARGE_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
+
+EXPIRY_SLACK_S = 0.05  # timeouts are checked in rounds: a late answer comes at most this much later
 
 
 class PublishFailed(Exception):
@@ -50,6 +54,12 @@ class KafkaPublisher:
         # loop: deque's append and popleft are atomic, so no lock is taken per message.
         self._settled: deque[tuple[asyncio.Future, Delivery | PublishFailed]] = deque()
         self._handing_over = threading.Event()  # set while a hand-over is queued on the loop
+        # (deadline, n, future, timeout) of every publish: one timer for all of them instead of one
+        # asyncio.timeout a message.
+        self._deadlines: list[tuple[float, int, asyncio.Future, float]] = []
+        self._numbers = itertools.count()
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry_loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-publisher-poll", daemon=True)
         self._poller.start()
@@ -101,20 +111,39 @@ class KafkaPublisher:
         return len(self._producer)
 
     async def publish(self, topic: str, key: bytes, value: bytes, *, timeout: float) -> Delivery:
-        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Delivery] = loop.create_future()
         try:
             self._producer.produce(topic, key=key, value=value, on_delivery=partial(self._settle, future))
         except (BufferError, KafkaException) as exc:
             raise PublishFailed(f"producer refused the message: {exc}") from exc
-        try:
-            # A timeout cancels the future itself (it is awaited directly): its late outcome is
-            # then dropped, never left unretrieved. Cheaper than wait_for(shield(...)).
-            async with asyncio.timeout(timeout):
-                delivery = await future
-        except TimeoutError:
-            raise PublishFailed(f"no acknowledgement within {timeout:g}s") from None
+        self._expire_at(loop, future, timeout)
+        # Awaited directly: a caller cancelled meanwhile cancels the future, and a late outcome is
+        # dropped, never left unretrieved.
+        delivery = await future
         self.last_success_at = time.monotonic()
         return delivery
+
+    def _expire_at(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, timeout: float) -> None:
+        if loop is not self._expiry_loop:  # a new event loop (tests): the old one's futures are gone
+            self._deadlines, self._expiry, self._expiry_loop = [], None, loop
+        deadline = loop.time() + timeout
+        heapq.heappush(self._deadlines, (deadline, next(self._numbers), future, timeout))
+        if self._expiry is None or deadline + EXPIRY_SLACK_S < self._expiry.when():
+            if self._expiry is not None:
+                self._expiry.cancel()
+            self._expiry = loop.call_at(deadline + EXPIRY_SLACK_S, self._expire)
+
+    def _expire(self) -> None:  # on the event loop
+        self._expiry = None
+        loop, deadlines = self._expiry_loop, self._deadlines
+        now = loop.time()
+        while deadlines and deadlines[0][0] <= now:
+            _, _, future, timeout = heapq.heappop(deadlines)
+            if not future.done():
+                future.set_exception(PublishFailed(f"no acknowledgement within {timeout:g}s"))
+        if deadlines:
+            self._expiry = loop.call_at(deadlines[0][0] + EXPIRY_SLACK_S, self._expire)
 
     async def broker_reachable(self, timeout: float = 2.0) -> bool:
         def probe() -> bool:
@@ -132,6 +161,9 @@ class KafkaPublisher:
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 2.0)
         self._resolve_settled()  # what flush() settled after the poller's last round
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if remaining:
             log.error("%d messages were not delivered before shutdown", remaining)
         return remaining
