@@ -6,9 +6,12 @@ generator, against two references measured in the same run:
   that answers only after Kafka's acknowledgement;
 - the bare handler (`bench.bare_server`): answers without writing anything (the HTTP ceiling).
 
-Each round measures every server in turn (the order rotates between rounds); the ratios are taken
-within a round, and the figures reported are the medians over the rounds (BENCH_ROUNDS, default
-3; BENCH_SECONDS per phase, default 10).
+All four servers (the ingest also with `--workers 2`) run at once, idle but for the one under load,
+and the load visits them in short slices (BENCH_SLICE_SECONDS, default 3), the order rotating:
+BENCH_SLICES slices each (default 6) at 500 offered webhooks/s, then as many at saturation
+(concurrency 32). On a machine shared with other work, every server so sees the same mix of
+quiet and busy moments; the figures are over all of a server's slices, and the spread of the
+ratio slice by slice is reported too.
 
 Floors: saturation ≥ 0.8 × the durable baseline; p99 at 500 offered webhooks/s ≤ 1.5 × the durable
 baseline's p99 at that rate.
@@ -18,26 +21,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+
+import aiohttp
 
 from bench.broker import bench_broker
 from bench.common import free_port, wait_port, write_result
-from bench.load import offered_rate, saturation
+from bench.load import LoadResult, offered_rate, saturation
 from okrate.settings import load_settings
 from sandbox.webhooks import build_webhook, encode_body
 from schemas.topics import OKDESK_EVENTS, ensure_topics
 
 RATE = 500.0
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-BROKER_WARMUP_S = 15.0
+SLICE_SECONDS = float(os.environ.get("BENCH_SLICE_SECONDS", "3"))
+SLICES = int(os.environ.get("BENCH_SLICES", "6"))
 CONCURRENCY = 32
+BROKER_WARMUP_S = 15.0
 SATURATION_FLOOR = 0.8
 P99_CEILING = 1.5
+SERVERS = ("durable_baseline", "ingest", "ingest_2_workers", "bare_aiohttp")
 
 
 @contextmanager
@@ -60,44 +65,55 @@ def _bodies() -> list[bytes]:
     return bodies
 
 
-async def _measure(url: str, bodies: list[bytes]) -> dict:
-    await saturation(url, bodies, 8, 3)  # warm-up: connections, the producer's metadata, the broker
-    fixed = await offered_rate(url, bodies, RATE, SECONDS)
-    saturated = await saturation(url, bodies, CONCURRENCY, SECONDS)
-    return {"fixed_500_per_s": fixed.summary(), "saturation": saturated.summary()}
-
-
-def _servers(bootstrap: str, prefix: str) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """name -> (command without the port, environment); {port} is filled in per start."""
+def _commands(bootstrap: str, prefix: str, port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     ingest_env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TOPIC_PREFIX": prefix, "INGEST_HOST": "127.0.0.1",
-                  "LOG_LEVEL": "WARNING", "WEBHOOK_SECRET": ""}
+                  "LOG_LEVEL": "WARNING", "WEBHOOK_SECRET": "", "INGEST_PORT": str(port)}
     topic = OKDESK_EVENTS.full_name(load_settings(_env_file=None, topic_prefix=prefix))
     return {
-        "durable_baseline": ([sys.executable, "-m", "bench.durable_server", "{port}", bootstrap, topic], {}),
+        "durable_baseline": ([sys.executable, "-m", "bench.durable_server", str(port), bootstrap, topic], {}),
         "ingest": ([sys.executable, "-m", "okrate.cli", "ingest", "--workers", "1"], ingest_env),
         "ingest_2_workers": ([sys.executable, "-m", "okrate.cli", "ingest", "--workers", "2"], ingest_env),
-        "bare_aiohttp": ([sys.executable, "-m", "bench.bare_server", "{port}"], {}),
+        "bare_aiohttp": ([sys.executable, "-m", "bench.bare_server", str(port)], {}),
     }
 
 
-def _run_round(servers: dict, order: list[str], bodies: list[bytes]) -> dict[str, dict]:
-    measured = {}
-    for name in order:
-        args, env = servers[name]
-        port = free_port()
-        with _server([a.replace("{port}", str(port)) for a in args], port, {**env, "INGEST_PORT": str(port)}) as url:
-            measured[name] = asyncio.run(_measure(url, bodies))
-        print(f"bench ingest: {name}: {measured[name]['saturation']['per_second']}/s saturated, "
-              f"p99 {measured[name]['fixed_500_per_s']['p99_ms']} ms at 500/s", file=sys.stderr)
-    return measured
+async def _measure(urls: dict[str, str], bodies: list[bytes]) -> tuple[dict, dict]:
+    """(totals per server and phase, the slices' figures per phase)."""
+    totals = {n: {"fixed_500_per_s": LoadResult(), "saturation": LoadResult()} for n in urls}
+    slices: dict[str, list[dict]] = {"fixed_500_per_s": [], "saturation": []}
+    names = list(urls)
+    open_loop = {n: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) for n in urls}
+    closed_loop = {n: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) for n in urls}
+    try:
+        # A fresh broker is slow until its JIT compiled the produce path: in no slice.
+        await saturation(closed_loop["durable_baseline"], urls["durable_baseline"], bodies, CONCURRENCY, BROKER_WARMUP_S)
+        for name, url in urls.items():  # connections, the producers' metadata
+            await saturation(closed_loop[name], url, bodies, CONCURRENCY, 2)
+            await offered_rate(open_loop[name], url, bodies, RATE, 1)
+        for phase, run in (("fixed_500_per_s", lambda n: offered_rate(open_loop[n], urls[n], bodies, RATE, SLICE_SECONDS)),
+                           ("saturation", lambda n: saturation(closed_loop[n], urls[n], bodies, CONCURRENCY, SLICE_SECONDS))):
+            for k in range(SLICES):
+                this = {}
+                for name in names[k % len(names):] + names[:k % len(names)]:
+                    one = await run(name)
+                    this[name] = one.summary()
+                    _add(totals[name][phase], one)
+                slices[phase].append(this)
+                print(f"bench ingest: {phase} slice {k + 1}/{SLICES}: " + ", ".join(
+                    f"{n} {f['per_second']}/s p99 {f['p99_ms']} ms" for n, f in this.items()), file=sys.stderr)
+    finally:
+        for session in (*open_loop.values(), *closed_loop.values()):
+            await session.close()
+    return {n: {p: r.summary() for p, r in phases.items()} for n, phases in totals.items()}, slices
 
 
-def _warm_up_broker(server: tuple[list[str], dict[str, str]], bodies: list[bytes]) -> None:
-    """A fresh broker is slow until its JIT has compiled the produce path: not in any round."""
-    args, env = server
-    port = free_port()
-    with _server([a.replace("{port}", str(port)) for a in args], port, env) as url:
-        asyncio.run(saturation(url, bodies, CONCURRENCY, BROKER_WARMUP_S))
+def _add(total: LoadResult, one: LoadResult) -> None:
+    total.sent += one.sent
+    total.errors += one.errors
+    total.seconds += one.seconds
+    total.latencies_ms.extend(one.latencies_ms)
+    for status, count in one.statuses.items():
+        total.statuses[status] = total.statuses.get(status, 0) + count
 
 
 def _ratios(r: dict[str, dict]) -> dict[str, float]:
@@ -116,42 +132,37 @@ def _ratios(r: dict[str, dict]) -> dict[str, float]:
     }
 
 
-def _median_figures(rounds: list[dict[str, dict]]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for name in rounds[0]:
-        out[name] = {}
-        for phase in ("fixed_500_per_s", "saturation"):
-            out[name][phase] = {
-                k: round(statistics.median(r[name][phase][k] for r in rounds), 2)
-                for k in ("per_second", "p50_ms", "p99_ms")
-            }
-            out[name][phase]["non_200"] = sum(r[name][phase]["sent"] - r[name][phase]["ok"] for r in rounds)
-    return out
+def _spread(slices: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """The headline ratios slice by slice: [min, max]."""
+    sat = [s["ingest"]["per_second"] / s["durable_baseline"]["per_second"] for s in slices["saturation"]]
+    p99 = [s["ingest"]["p99_ms"] / s["durable_baseline"]["p99_ms"] for s in slices["fixed_500_per_s"]]
+    two = [s["ingest_2_workers"]["per_second"] / s["ingest"]["per_second"] for s in slices["saturation"]]
+    return {"saturation_to_durable": [round(min(sat), 3), round(max(sat), 3)],
+            "p99_at_500_to_durable": [round(min(p99), 3), round(max(p99), 3)],
+            "two_workers_to_one": [round(min(two), 3), round(max(two), 3)]}
 
 
 def main() -> dict:
     bodies = _bodies()
-    rounds: list[dict[str, dict]] = []
-    with bench_broker() as bootstrap:
+    with bench_broker() as bootstrap, ExitStack() as servers:
         prefix = f"bench{uuid.uuid4().hex[:6]}-"
         ensure_topics(bootstrap, load_settings(_env_file=None, topic_prefix=prefix))
-        servers = _servers(bootstrap, prefix)
-        names = list(servers)
-        _warm_up_broker(servers["durable_baseline"], bodies)
-        for k in range(ROUNDS):
-            order = names[k % len(names):] + names[:k % len(names)]
-            rounds.append(_run_round(servers, order, bodies))
-    per_round = [_ratios(r) for r in rounds]
-    ratios = {key: round(statistics.median(r[key] for r in per_round), 3) for key in per_round[0]}
+        urls = {}
+        for name in SERVERS:
+            port = free_port()
+            args, env = _commands(bootstrap, prefix, port)[name]
+            urls[name] = servers.enter_context(_server(args, port, env))
+        totals, slices = asyncio.run(_measure(urls, bodies))
+    ratios = _ratios(totals)
     result = {
-        "rounds": ROUNDS, "seconds_per_phase": SECONDS, "concurrency": CONCURRENCY,
-        **_median_figures(rounds),
+        "slices": SLICES, "slice_seconds": SLICE_SECONDS, "concurrency": CONCURRENCY,
+        **totals,
         "ratios": ratios,
-        "ratios_per_round": per_round,
+        "ratios_spread_over_slices": _spread(slices),
         "floors": {"saturation_to_durable_min": SATURATION_FLOOR, "p99_at_500_to_durable_max": P99_CEILING},
         "floors_met": {"saturation_to_durable": ratios["saturation_to_durable"] >= SATURATION_FLOOR,
                        "p99_at_500_to_durable": ratios["p99_at_500_to_durable"] <= P99_CEILING},
-        "raw_rounds": rounds,
+        "per_slice": slices,
     }
     write_result("ingest", result)
     return result

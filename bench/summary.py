@@ -19,7 +19,8 @@ def _ingest(r: dict[str, Any]) -> str:
             f"({dur['saturation']['per_second']:,.0f}/s; bare handler {bare['saturation']['per_second']:,.0f}/s); "
             f"at 500/s offered: p99 {ing['fixed_500_per_s']['p99_ms']} ms = {q['p99_at_500_to_durable']:.2f} × the durable "
             f"baseline's ({dur['fixed_500_per_s']['p99_ms']} ms); `--workers 2`: {two['saturation']['per_second']:,.0f}/s "
-            f"(medians of {r['rounds']} rounds)")
+            f"({r['slices']} interleaved slices of {r['slice_seconds']:g} s per server and phase; slice by slice "
+            f"{r['ratios_spread_over_slices']['saturation_to_durable'][0]:.2f}–{r['ratios_spread_over_slices']['saturation_to_durable'][1]:.2f} × at saturation)")
 
 
 def _streams(r: dict[str, Any]) -> str:
