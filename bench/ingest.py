@@ -11,7 +11,9 @@ and the load visits them in short slices (BENCH_SLICE_SECONDS, default 3), the o
 BENCH_SLICES slices each (default 6) at 500 offered webhooks/s, then as many at saturation
 (concurrency 32). On a machine shared with other work, every server so sees the same mix of
 quiet and busy moments; the figures are over all of a server's slices, and the spread of the
-ratio slice by slice is reported too.
+ratio slice by slice is reported too. So is each server's CPU time (all its threads and worker
+processes) per answer during the saturation slices: where the cores are oversubscribed, throughput
+follows the scheduler's share as much as the server's own cost, and CPU per answer is that cost.
 
 Floors: saturation ≥ 0.8 × the durable baseline; p99 at 500 offered webhooks/s ≤ 1.5 × the durable
 baseline's p99 at that rate.
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import uuid
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import aiohttp
 
@@ -42,15 +45,17 @@ CONCURRENCY = 32
 BROKER_WARMUP_S = 15.0
 SATURATION_FLOOR = 0.8
 P99_CEILING = 1.5
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVERS = ("durable_baseline", "ingest", "ingest_2_workers", "bare_aiohttp")
 
 
 @contextmanager
 def _server(args: list[str], port: int, env: dict[str, str]):
+    """Yields (url, pid)."""
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
-        yield f"http://127.0.0.1:{port}/okdesk-webhook"
+        yield f"http://127.0.0.1:{port}/okdesk-webhook", proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
@@ -65,6 +70,20 @@ def _bodies() -> list[bytes]:
     return bodies
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) of a process and of its live descendants."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def _commands(bootstrap: str, prefix: str, port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     ingest_env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TOPIC_PREFIX": prefix, "INGEST_HOST": "127.0.0.1",
                   "LOG_LEVEL": "WARNING", "WEBHOOK_SECRET": "", "INGEST_PORT": str(port)}
@@ -77,9 +96,10 @@ def _commands(bootstrap: str, prefix: str, port: int) -> dict[str, tuple[list[st
     }
 
 
-async def _measure(urls: dict[str, str], bodies: list[bytes]) -> tuple[dict, dict]:
-    """(totals per server and phase, the slices' figures per phase)."""
+async def _measure(urls: dict[str, str], pids: dict[str, int], bodies: list[bytes]) -> tuple[dict, dict, dict]:
+    """(totals per server and phase, the slices' figures per phase, CPU µs per answer at saturation)."""
     totals = {n: {"fixed_500_per_s": LoadResult(), "saturation": LoadResult()} for n in urls}
+    cpu = dict.fromkeys(urls, 0.0)
     slices: dict[str, list[dict]] = {"fixed_500_per_s": [], "saturation": []}
     names = list(urls)
     open_loop = {n: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) for n in urls}
@@ -95,7 +115,10 @@ async def _measure(urls: dict[str, str], bodies: list[bytes]) -> tuple[dict, dic
             for k in range(SLICES):
                 this = {}
                 for name in names[k % len(names):] + names[:k % len(names)]:
+                    before = _cpu_seconds(pids[name])
                     one = await run(name)
+                    if phase == "saturation":
+                        cpu[name] += _cpu_seconds(pids[name]) - before
                     this[name] = one.summary()
                     _add(totals[name][phase], one)
                 slices[phase].append(this)
@@ -104,7 +127,8 @@ async def _measure(urls: dict[str, str], bodies: list[bytes]) -> tuple[dict, dic
     finally:
         for session in (*open_loop.values(), *closed_loop.values()):
             await session.close()
-    return {n: {p: r.summary() for p, r in phases.items()} for n, phases in totals.items()}, slices
+    cpu_us = {n: round(cpu[n] / max(1, totals[n]["saturation"].statuses.get(200, 0)) * 1e6, 1) for n in urls}
+    return {n: {p: r.summary() for p, r in phases.items()} for n, phases in totals.items()}, slices, cpu_us
 
 
 def _add(total: LoadResult, one: LoadResult) -> None:
@@ -147,13 +171,18 @@ def main() -> dict:
     with bench_broker() as bootstrap, ExitStack() as servers:
         prefix = f"bench{uuid.uuid4().hex[:6]}-"
         ensure_topics(bootstrap, load_settings(_env_file=None, topic_prefix=prefix))
-        urls = {}
+        urls, pids = {}, {}
         for name in SERVERS:
             port = free_port()
             args, env = _commands(bootstrap, prefix, port)[name]
-            urls[name] = servers.enter_context(_server(args, port, env))
-        totals, slices = asyncio.run(_measure(urls, bodies))
+            urls[name], pids[name] = servers.enter_context(_server(args, port, env))
+        totals, slices, cpu_us = asyncio.run(_measure(urls, pids, bodies))
     ratios = _ratios(totals)
+    for name in SERVERS:
+        totals[name]["saturation"]["cpu_us_per_answer"] = cpu_us[name]
+    # On a machine whose cores are oversubscribed, throughput follows the scheduler's share as
+    # much as the server's cost: CPU time per answer is the cost itself.
+    ratios["cpu_per_answer_durable_to_ingest"] = round(cpu_us["durable_baseline"] / cpu_us["ingest"], 3)
     result = {
         "slices": SLICES, "slice_seconds": SLICE_SECONDS, "concurrency": CONCURRENCY,
         **totals,

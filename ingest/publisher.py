@@ -59,7 +59,7 @@ class KafkaPublisher:
         self._deadlines: list[tuple[float, int, asyncio.Future, float]] = []
         self._numbers = itertools.count()
         self._expiry: asyncio.TimerHandle | None = None
-        self._expiry_loop: asyncio.AbstractEventLoop | None = None
+        self._expiry_loop: asyncio.AbstractEventLoop | None = None  # the loop publishing
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-publisher-poll", daemon=True)
         self._poller.start()
@@ -76,9 +76,13 @@ class KafkaPublisher:
 
     def _hand_over(self) -> None:
         # While a hand-over is still queued on the loop, it will also take what settled since.
-        if self._settled and not self._handing_over.is_set():
+        if self._settled and not self._handing_over.is_set() and self._expiry_loop is not None:
             self._handing_over.set()
-            self._settled[0][0].get_loop().call_soon_threadsafe(self._resolve_settled)
+            try:
+                self._expiry_loop.call_soon_threadsafe(self._resolve_settled)
+            except RuntimeError:  # the loop is closed: nobody awaits these any more
+                self._settled.clear()
+                self._handing_over.clear()
 
     def _resolve_settled(self) -> None:  # on the event loop
         self._handing_over.clear()
@@ -113,11 +117,12 @@ class KafkaPublisher:
     async def publish(self, topic: str, key: bytes, value: bytes, *, timeout: float) -> Delivery:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Delivery] = loop.create_future()
+        self._expire_at(loop, future, timeout)  # first: it also names the loop reports go to
         try:
             self._producer.produce(topic, key=key, value=value, on_delivery=partial(self._settle, future))
         except (BufferError, KafkaException) as exc:
+            future.cancel()
             raise PublishFailed(f"producer refused the message: {exc}") from exc
-        self._expire_at(loop, future, timeout)
         # Awaited directly: a caller cancelled meanwhile cancels the future, and a late outcome is
         # dropped, never left unretrieved.
         delivery = await future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -51,6 +52,9 @@ def serve(settings: Settings, bootstrap: str, *, reuse_port: bool = False) -> No
     """Serves until SIGTERM/SIGINT. With `reuse_port`, other processes may listen on the same port
     (SO_REUSEPORT: the kernel spreads the connections over them)."""
     app = build_app(settings, bootstrap)
+    # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+    # collection scans what requests allocate, not the ~57,000 objects of the imports.
+    gc.freeze()
     log.info("ingest listening on %s:%d%s, webhook at %s", settings.ingest_host, settings.ingest_port,
              f" (shared, pid {os.getpid()})" if reuse_port else "", settings.webhook_path)
     web.run_app(
