@@ -20,7 +20,9 @@ def _ingest(r: dict[str, Any]) -> str:
             f"at 500/s offered: p99 {ing['fixed_500_per_s']['p99_ms']} ms = {q['p99_at_500_to_durable']:.2f} × the durable "
             f"baseline's ({dur['fixed_500_per_s']['p99_ms']} ms); `--workers 2`: {two['saturation']['per_second']:,.0f}/s "
             f"({r['slices']} interleaved slices of {r['slice_seconds']:g} s per server and phase; slice by slice "
-            f"{r['ratios_spread_over_slices']['saturation_to_durable'][0]:.2f}–{r['ratios_spread_over_slices']['saturation_to_durable'][1]:.2f} × at saturation)")
+            f"{r['ratios_spread_over_slices']['saturation_to_durable'][0]:.2f}–{r['ratios_spread_over_slices']['saturation_to_durable'][1]:.2f} × at saturation)"
+            + (f"; CPU per answer: ingest {ing['saturation']['cpu_us_per_answer']:,.0f} µs, durable baseline "
+               f"{dur['saturation']['cpu_us_per_answer']:,.0f} µs (ratio {q['cpu_per_answer_durable_to_ingest']:.2f})" if "cpu_per_answer_durable_to_ingest" in q else ""))
 
 
 def _streams(r: dict[str, Any]) -> str:
