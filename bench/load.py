@@ -43,38 +43,41 @@ async def _one(session: aiohttp.ClientSession, url: str, body: bytes, started: f
     result.latencies_ms.append((time.perf_counter() - started) * 1000)
 
 
-async def offered_rate(url: str, bodies: list[bytes], rate: float, seconds: float) -> LoadResult:
-    """Sends at `rate` per second whatever the answers (latency counts from the scheduled time)."""
-    result = LoadResult()
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        begin = time.perf_counter()
-        tasks = []
-        n = int(rate * seconds)
-        for i in range(n):
-            at = begin + i / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_one(session, url, bodies[i % len(bodies)], at, result)))
-            result.sent += 1
-        await asyncio.gather(*tasks)
-        result.seconds = time.perf_counter() - begin
+async def offered_rate(session: aiohttp.ClientSession, url: str, bodies: list[bytes], rate: float, seconds: float,
+                       into: LoadResult | None = None) -> LoadResult:
+    """Sends at `rate` per second whatever the answers (latency counts from the scheduled time).
+    With `into`, adds to an earlier result (several slices of one measurement)."""
+    result = into or LoadResult()
+    begin = time.perf_counter()
+    tasks = []
+    for i in range(int(rate * seconds)):
+        at = begin + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_one(session, url, bodies[(result.sent + i) % len(bodies)], at, result)))
+    result.sent += len(tasks)
+    await asyncio.gather(*tasks)
+    result.seconds += time.perf_counter() - begin
     return result
 
 
-async def saturation(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> LoadResult:
-    result = LoadResult()
+async def saturation(session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float,
+                     into: LoadResult | None = None) -> LoadResult:
+    """`concurrency` requests always in flight for `seconds` (the session's connector should
+    allow that many connections)."""
+    result = into or LoadResult()
     deadline = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        async def worker(k: int) -> None:
-            i = k
-            while time.perf_counter() < deadline:
-                result.sent += 1
-                await _one(session, url, bodies[i % len(bodies)], time.perf_counter(), result)
-                i += concurrency
+    offset = result.sent
 
-        begin = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        result.seconds = time.perf_counter() - begin
+    async def worker(k: int) -> None:
+        i = offset + k
+        while time.perf_counter() < deadline:
+            result.sent += 1
+            await _one(session, url, bodies[i % len(bodies)], time.perf_counter(), result)
+            i += concurrency
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    result.seconds += time.perf_counter() - begin
     return result

@@ -9,9 +9,20 @@ from bench.common import RESULTS
 
 
 def _ingest(r: dict[str, Any]) -> str:
-    fixed, sat = r["ingest"]["fixed_500_per_s"], r["ingest"]["saturation"]
-    return (f"at 500/s offered: p50 {fixed['p50_ms']} ms, p99 {fixed['p99_ms']} ms; saturation "
-            f"{sat['per_second']}/s = {r['saturation_ratio']:.2f} × a bare aiohttp handler ({r['bare_aiohttp']['saturation']['per_second']}/s)")
+    if "durable_baseline" not in r:  # results written before the durable baseline existed
+        fixed, sat = r["ingest"]["fixed_500_per_s"], r["ingest"]["saturation"]
+        return (f"at 500/s offered: p50 {fixed['p50_ms']} ms, p99 {fixed['p99_ms']} ms; saturation "
+                f"{sat['per_second']}/s = {r['saturation_ratio']:.2f} × a bare aiohttp handler ({r['bare_aiohttp']['saturation']['per_second']}/s)")
+    ing, dur, bare, two = r["ingest"], r["durable_baseline"], r["bare_aiohttp"], r["ingest_2_workers"]
+    q = r["ratios"]
+    return (f"saturation {ing['saturation']['per_second']:,.0f}/s = {q['saturation_to_durable']:.2f} × the durable baseline "
+            f"({dur['saturation']['per_second']:,.0f}/s; bare handler {bare['saturation']['per_second']:,.0f}/s); "
+            f"at 500/s offered: p99 {ing['fixed_500_per_s']['p99_ms']} ms = {q['p99_at_500_to_durable']:.2f} × the durable "
+            f"baseline's ({dur['fixed_500_per_s']['p99_ms']} ms); `--workers 2`: {two['saturation']['per_second']:,.0f}/s "
+            f"({r['slices']} interleaved slices of {r['slice_seconds']:g} s per server and phase; slice by slice "
+            f"{r['ratios_spread_over_slices']['saturation_to_durable'][0]:.2f}–{r['ratios_spread_over_slices']['saturation_to_durable'][1]:.2f} × at saturation)"
+            + (f"; CPU per answer: ingest {ing['saturation']['cpu_us_per_answer']:,.0f} µs, durable baseline "
+               f"{dur['saturation']['cpu_us_per_answer']:,.0f} µs (ratio {q['cpu_per_answer_durable_to_ingest']:.2f})" if "cpu_per_answer_durable_to_ingest" in q else ""))
 
 
 def _streams(r: dict[str, Any]) -> str:

@@ -1,8 +1,18 @@
-"""The ingest's Prometheus metrics, in a registry of its own (one per app, so tests don't clash)."""
+"""The ingest's Prometheus metrics, in a registry of its own (one per app, so tests don't clash).
+
+Under `okrate ingest --workers N` a scrape reaches whichever worker the kernel picks, so the
+workers keep their figures in files of prometheus_client's multiprocess mode (the parent sets
+PROMETHEUS_MULTIPROC_DIR) and every worker answers with the sum over all of them.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class IngestMetrics:
@@ -18,8 +28,18 @@ class IngestMetrics:
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "okrate_ingest_producer_queue", "Messages waiting in the producer's queue", registry=self.registry,
+            "okrate_ingest_producer_queue", "Messages waiting in the producer's queue (each worker's, as of its last scrape, summed)",
+            registry=self.registry, multiprocess_mode="livesum",
         )
 
     def render(self) -> bytes:
+        if path := os.environ.get(MULTIPROC_DIR):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path)
+            return generate_latest(registry)
         return generate_latest(self.registry)
+
+    def close(self) -> None:
+        """A worker that stops takes its live gauges out of the sum (its counters stay counted)."""
+        if path := os.environ.get(MULTIPROC_DIR):
+            mark_process_dead(os.getpid(), path)

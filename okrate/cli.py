@@ -144,7 +144,10 @@ def sandbox(
 
 
 @app.command("ingest")
-def ingest() -> None:
+def ingest(
+    workers: int | None = typer.Option(None, min=1, help="Processes sharing the port (SO_REUSEPORT), each with its own Kafka producer (default INGEST_WORKERS)."),
+    reuse_port: bool = typer.Option(False, hidden=True, help="Share the port with other processes (each worker of --workers N)."),
+) -> None:
     """The webhook endpoint (INGEST_HOST:INGEST_PORT): authenticated, durable in Kafka."""
     from ingest.service import serve
     from okrate.logs import configure_logging
@@ -154,7 +157,23 @@ def ingest() -> None:
     configure_logging(settings.log_format, settings.log_level)
     bootstrap = ensure_kafka(settings)
     ensure_topics(bootstrap, settings)
-    serve(settings, bootstrap)
+    count = workers or settings.ingest_workers
+    if count == 1:
+        serve(settings, bootstrap, reuse_port=reuse_port)
+        return
+    import asyncio
+    import shutil
+    import tempfile
+
+    from okrate.run_plan import ingest_workers
+    from okrate.supervisor import Supervisor
+
+    typer.echo(f"okrate ingest: {count} workers on {settings.ingest_host}:{settings.ingest_port}; Ctrl-C stops them.")
+    metrics_dir = tempfile.mkdtemp(prefix="okrate-ingest-metrics-")  # the workers' shared /metrics
+    try:
+        asyncio.run(Supervisor(ingest_workers(bootstrap, count, metrics_dir)).run())
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command("streams")

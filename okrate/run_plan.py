@@ -16,11 +16,19 @@ def plan_children(settings: Settings, bootstrap: str) -> list[Child]:
         env.update(sandbox_env("127.0.0.1", SandboxPorts(settings.sandbox_port)))
         children.append(okrate_child("sandbox", "sandbox", env=env))
     children += [
-        okrate_child("ingest", "ingest", env=env),
+        okrate_child("ingest", "ingest", "--workers", "1", env=env),
         okrate_child("streams", "streams", env=env),
         okrate_child("notifier", "notifier", env=env),
     ]
     return children
+
+
+def ingest_workers(bootstrap: str, count: int, metrics_dir: str) -> list[Child]:
+    """`okrate ingest --workers N`: N ingest processes sharing the port, each with its producer,
+    their metrics summed over `metrics_dir` (prometheus_client's multiprocess mode)."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    return [okrate_child(f"ingest-{n}", "ingest", "--workers", "1", "--reuse-port", env=env)
+            for n in range(1, count + 1)]
 
 
 def prepare_sandbox(settings: Settings, bootstrap: str, echo=print) -> None:

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # Ingest
     ingest_host: str = Field("0.0.0.0", description="Address the ingest listens on.")
     ingest_port: int = Field(8080, description="Port of the ingest (the public one).")
+    ingest_workers: int = Field(1, ge=1, description="Processes `okrate ingest` runs on its port (SO_REUSEPORT), each with its own Kafka producer; `okrate run` always starts one.")
     webhook_max_bytes: int = Field(1024 * 1024, ge=1024, description="Largest webhook body accepted (413 above).")
     ingest_publish_timeout: Duration = Field(timedelta(seconds=5), description="How long the ingest waits for Kafka's acknowledgement before answering 503.")
     telegram_webhook_path: str = Field("/telegram-webhook", description="Path of the Telegram webhook on the ingest (webhook mode).")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 
+from ingest.app import DeliveryIds
 from ingest.auth import AuthMethod, authenticate_telegram, authenticate_webhook, body_signature
 from ingest.service import MaskingAccessLogger
 from ingest.webhook_body import NotAWebhook, summarise_webhook
@@ -46,6 +48,35 @@ def test_keys(body, key):
 def test_not_webhooks(body):
     with pytest.raises(NotAWebhook):
         summarise_webhook(body)
+
+
+# Bodies orjson refuses or reads differently from the standard library: the ingest decides on
+# them exactly as it did with the standard library alone.
+@pytest.mark.parametrize(("body", "key"), [
+    (b'{"issue": {"id": 7, "rate": NaN}}', "7"),
+    (b'\xef\xbb\xbf{"issue": {"id": 8}}', "8"),
+    ('{"issue": {"id": 9}}'.encode("utf-16"), "9"),
+    (b'{"issue": {"id": "10", "title": "\\ud800"}}', "10"),
+    (b'{"issue": {"id": 123456789012345678901234567890}}', "123456789012345678901234567890"),
+    (b'{"event": {}, "company": {"id": 98765432109876543210987}}', "company:98765432109876543210987"),
+])
+def test_bodies_orjson_reads_otherwise_are_decided_as_by_the_standard_library(body, key):
+    assert summarise_webhook(body).key == key
+
+
+@pytest.mark.parametrize("body", [b'{"issue": {"id": 1.5}}', b"\n\t ", b'{"issue": {"id": -1e400}}'])
+def test_not_webhooks_either_way(body):
+    with pytest.raises(NotAWebhook):
+        summarise_webhook(body)
+
+
+def test_delivery_ids_are_distinct_version_4_uuids_across_refills():
+    ids = DeliveryIds()
+    drawn = [ids.next() for _ in range(2 * DeliveryIds.BATCH + 3)]
+    assert len(set(drawn)) == len(drawn)
+    for text in drawn:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 def test_masking_urls_and_headers():
