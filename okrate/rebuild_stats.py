@@ -15,6 +15,9 @@ dimensions' states, whatever the history's length.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 import time
 import uuid
 from collections.abc import Callable
@@ -101,39 +104,130 @@ def _ranges(consumer: Consumer, sources: dict[str, _Source], timeout: float) -> 
 
 
 def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None = None,
-               trace: str | None = None, stall_timeout: float = STALL_S) -> Refold:
-    """The decision topics, from offset 0 to their ends at the start, folded in this process.
+               trace: str | None = None, stall_timeout: float = STALL_S, processes: int | None = None) -> Refold:
+    """The decision topics, from offset 0 to their ends at the start, folded by this process and
+    (`processes`, default one per core, at most 2) others: each folds its own partition numbers,
+    and the results are merged (`Refold.merge`), which gives the figures of one refold.
     `progress(done, total)` is told how many decision events were read so far; `trace` names a
     dimension whose folded positions the result keeps (`Refold.traced`)."""
-    sources = _sources(settings)
-    refold = Refold(settings.stats_timezone, trace=trace)
-    consumer = Consumer(consumer_config(
+    consumer = _consumer(bootstrap)
+    try:
+        try:
+            ranges = _ranges(consumer, _sources(settings), 30.0)
+        except KafkaException as exc:
+            raise ReplayError(f"reading the decision topics failed: {exc}") from exc
+    finally:
+        consumer.close()
+    total = sum(end - low for topics in ranges.values() for low, end in topics.values())
+    partitions = sorted(ranges)
+    wanted = processes if processes is not None else min(2, os.cpu_count() or 1)
+    chunks = [chunk for chunk in _split(partitions, max(1, wanted)) if chunk]
+    if len(chunks) <= 1:
+        refold = _refold_partitions(settings, bootstrap, ranges, partitions, trace, stall_timeout,
+                                    lambda done: progress(done, total) if progress is not None else None)
+    else:
+        refold = _refold_in_processes(settings, bootstrap, ranges, chunks, trace, stall_timeout, progress, total)
+    if progress is not None:
+        progress(total, total)
+    refold.flush()
+    return refold
+
+
+def _split(partitions: list[int], parts: int) -> list[list[int]]:
+    """Contiguous runs (merged in order, the trace stays in partition order)."""
+    size = -(-len(partitions) // parts)
+    return [partitions[i:i + size] for i in range(0, len(partitions), size)]
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer(consumer_config(
         bootstrap, f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}",
         **{"enable.partition.eof": True, "max.partition.fetch.bytes": 8 * 1024 * 1024,
            "fetch.max.bytes": 64 * 1024 * 1024}))
+
+
+def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dict[str, tuple[int, int]]],
+                       partitions: list[int], trace: str | None, stall_timeout: float,
+                       report: Callable[[int], None]) -> Refold:
+    sources = _sources(settings)
+    refold = Refold(settings.stats_timezone, trace=trace)
+    consumer = _consumer(bootstrap)
     codec = default_codec()
     try:
-        try:
-            ranges = _ranges(consumer, sources, 30.0)
-            total = sum(end - low for topics in ranges.values() for low, end in topics.values())
-            done = 0
-            for partition, topics in sorted(ranges.items()):
-                done = _fold_partition(consumer, refold, partition, topics, sources, codec, stall_timeout,
-                                       progress, done, total)
-                refold.end_partition()
-        except KafkaException as exc:
-            raise ReplayError(f"reading the decision topics failed: {exc}") from exc
-        if progress is not None:
-            progress(total, total)
+        done = 0
+        for partition in partitions:
+            done = _fold_partition(consumer, refold, partition, ranges[partition], sources, codec, stall_timeout,
+                                   report, done)
+            refold.end_partition()
+    except KafkaException as exc:
+        raise ReplayError(f"reading the decision topics failed: {exc}") from exc
     finally:
         consumer.close()
     refold.flush()
     return refold
 
 
+def _refold_child(index: int, settings: Settings, bootstrap: str, ranges, partitions: list[int], trace: str | None,
+                  stall_timeout: float, out) -> None:
+    try:
+        last = 0
+
+        def report(done: int) -> None:
+            nonlocal last
+            if done - last >= 10_000:
+                out.put(("progress", done - last))
+                last = done
+
+        refold = _refold_partitions(settings, bootstrap, ranges, partitions, trace, stall_timeout, report)
+        out.put(("progress", refold.events - last))
+        out.put(("result", (index, refold)))
+    except Exception as exc:  # told to the parent, which fails with it
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _refold_in_processes(settings: Settings, bootstrap: str, ranges, chunks: list[list[int]], trace: str | None,
+                         stall_timeout: float, progress: Progress | None, total: int) -> Refold:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    children = [context.Process(target=_refold_child, daemon=True,
+                                args=(index, settings, bootstrap, {p: ranges[p] for p in chunk}, chunk, trace,
+                                      stall_timeout, out)) for index, chunk in enumerate(chunks)]
+    for child in children:
+        child.start()
+    results: dict[int, Refold] = {}
+    done = 0
+    try:
+        while len(results) < len(children):
+            try:
+                kind, value = out.get(timeout=stall_timeout + 30)
+            except queue.Empty:
+                dead = [c for c in children if not c.is_alive() and c.exitcode not in (0, None)]
+                if dead:
+                    raise ReplayError(f"a refold process died (exit {dead[0].exitcode})") from None
+                continue
+            if kind == "error":
+                raise ReplayError(f"a refold process failed: {value}")
+            if kind == "progress":
+                done += value
+                if progress is not None:
+                    progress(min(done, total), total)
+            else:
+                index, refold = value
+                results[index] = refold
+    finally:
+        for child in children:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+    merged_refold, *rest = [results[k] for k in sorted(results)]
+    for other in rest:
+        merged_refold.merge(other)
+    return merged_refold
+
+
 def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: dict[str, tuple[int, int]],
-                    sources: dict[str, _Source], codec, stall_timeout: float, progress: Progress | None,
-                    done: int, total: int) -> int:
+                    sources: dict[str, _Source], codec, stall_timeout: float, report: Callable[[int], None],
+                    done: int) -> int:
     ends = {name: end for name, (_, end) in topics.items()}
     prefix = {name: f"{sources[name].spec.name}:{partition}:" for name in topics}
     expected = {name: sources[name].expected for name in topics}
@@ -173,8 +267,7 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
                 add(msg.key(), record, prefix[name] + str(offset))
             if offset + 1 >= end:
                 remaining.discard(name)
-        if progress is not None:
-            progress(done, total)
+        report(done)
     consumer.unassign()
     return done
 

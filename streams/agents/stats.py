@@ -1,31 +1,30 @@
-"""Statistics: the decision topics folded into a table per dimension, published to `rating.stats`.
+"""Statistics: decisions folded into a table per dimension, published to `rating.stats`.
 
-Two agents, each keyed where its state lives (so each figure has exactly one owner, however many
-workers share the partitions):
+The fan-out (each figure has exactly one owner, however many workers share the partitions):
+decisions are folded per issue into the facts each issue has established (`streams.stats.facts`,
+table `stats-issues`, written in the event's partition), and the effects gathered in a batch
+(`streams.stats.batch`) are sent as one `StatsEffects` message per dimension to the internal
+topic `<app id>.stats.by-dimension`, keyed by dimension, when the batch is full or at the latest
+every `stats_batching.every_s` (see `StreamsConfig`). The live worker's issue agent does this
+in-process for the decisions it makes (`streams.agents.stats_inline`); `stats-fanout` here does
+it as an agent of its own over the four decision topics, for an application that only keeps
+statistics of decisions made elsewhere (`agents=("stats",)`). Either way an event is acked only
+once the broker has acknowledged the batch holding its effects, so no offset is committed before
+what it caused was stored; a batch that cannot be delivered stops the worker rather than let a
+later batch pass it; a restart redelivers the unacked events, their facts are emitted again,
+identically, and the fold skips them by position. A dimension receives one source partition's
+effects in that partition's order, which the fold's dedup relies on. (Faust's own `take_events`
+batching lost messages under load in faust-streaming 0.15.3, which is why the batch is kept here.)
 
-1. `stats-fanout` reads the four decision topics (all keyed by issue id, co-partitioned) and keeps
-   the `stats-issues` table: the facts each issue has established (`streams.stats.facts`). The
-   table is written event by event (Faust files a table write under the partition of the event
-   being processed); the effects are gathered in a batch (`streams.stats.batch`) and sent as one
-   `StatsEffects` message per dimension to the internal topic `<app id>.stats.by-dimension`, keyed
-   by dimension, when the batch is full or at the latest every `stats_batching.every_s` (see
-   `StreamsConfig`). The stream does not ack on its own (`noack`): an event is acked only once the
-   broker has acknowledged the batch holding its effects, so no offset is committed before what
-   it caused was stored (and a rebalance waits for the flush: `stream_wait_empty`). A batch that
-   cannot be delivered stops the worker rather than let a later batch pass it. A restart
-   redelivers the unacked events; their facts are already in the table and are emitted again,
-   identically, and the fold skips them by position. Sends are `force=True`, in order: a
-   dimension receives one source partition's effects in that partition's order, which the fold's
-   dedup relies on. (Faust's own `take_events` batching lost messages under load in
-   faust-streaming 0.15.3, which is why the batch is kept here.)
-2. `stats-fold` reads that topic, keeps the `stats` table (one `DimensionState` per dimension,
-   JSON) and publishes the dimension's snapshot to the compacted `rating.stats` after every
-   message, so the latest record per key is always the figure of everything folded (compaction
-   keeps one per dimension): one table write and one snapshot per dimension per batch.
+`stats-fold` reads that topic, keeps the `stats` table (one `DimensionState` per dimension, JSON)
+and publishes the dimension's snapshot to the compacted `rating.stats` after every message, so the
+latest record per key is always the figure of everything folded (compaction keeps one per
+dimension): one table write and one snapshot per dimension per batch.
 
-A fresh application id (a refold, `okrate replay --rebuild-stats`) gets its own repartition topic,
-created here, so that it folds only what its own fan-out derived from offset 0 of the decision
-topics; `okrate-streams` uses the catalogue's `okrate-streams.stats.by-dimension`.
+A fresh application id (a reprocess) gets its own repartition topic, created here;
+`okrate-streams` uses the catalogue's `okrate-streams.stats.by-dimension`. A refold of the
+decision topics (`okrate replay --rebuild-stats`) is a batch job without Faust
+(`okrate.rebuild_stats`, `streams.stats.refold`).
 """
 
 from __future__ import annotations

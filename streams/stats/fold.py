@@ -189,3 +189,31 @@ def fold_many(state: DimensionState | None, dimension: str,
 
 def fold(state: DimensionState | None, dimension: str, effect: Effect, pos: str) -> DimensionState:
     return fold_many(state, dimension, [(effect, pos)])[0]
+
+
+def merged_durations(a: Durations, b: Durations) -> Durations:
+    count = a.count + b.count
+    samples = None
+    if count <= EXACT_LIMIT and a.samples is not None and b.samples is not None:
+        samples = sorted(a.samples + b.samples)
+    return Durations(count, _summed(a.buckets, b.buckets), _summed(a.sketch, b.sketch), samples)
+
+
+def merged(a: DimensionState, b: DimensionState) -> DimensionState:
+    """One dimension folded from two disjoint sets of source partitions, as one fold of both: every
+    figure is a sum, a maximum, or the sorted samples (`Durations.add` is order-free), so a refold
+    split by partition and merged gives the snapshot of a refold in one piece."""
+    folded = dict(a.folded)
+    for source, offset in b.folded.items():
+        folded[source] = max(offset, folded.get(source, -1))
+    ats = [at for at in (a.updated_at, b.updated_at) if at is not None]
+    return DimensionState(a.dimension, _summed(a.counts, b.counts), merged_durations(a.resolution, b.resolution),
+                          merged_durations(a.reaction, b.reaction), folded, a.events_counted + b.events_counted,
+                          max(ats) if ats else None)
+
+
+def _summed(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from schemas.records import Record, StatsSnapshot
 from streams.stats.facts import IssueStats, contribute
-from streams.stats.fold import DimensionState, Effect, fold_many
+from streams.stats.fold import DimensionState, Effect, fold_many, merged
 from streams.stats.snapshot import snapshot
 
 BATCH_EVENTS = 10_000
@@ -81,6 +81,19 @@ class Refold:
         """The current partition number is read to its end: its issues' facts are dropped."""
         self.flush()
         self._issues = {}
+
+    def merge(self, other: Refold) -> None:
+        """Takes in a refold of other partition numbers (done in another process): the result is
+        that of one refold of both (`fold.merged`). Merge in partition order for the trace."""
+        self.flush()
+        other.flush()
+        for dim, state in other.dimensions.items():
+            mine = self.dimensions.get(dim)
+            self.dimensions[dim] = state if mine is None else merged(mine, state)
+        self.events += other.events
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.traced.extend(other.traced)
 
     @property
     def issues_held(self) -> int:

@@ -111,3 +111,24 @@ def test_an_event_without_a_key_or_one_the_rules_fail_on_has_no_effect():
     refold.add(None, created, "issue.events:0:0")
     refold.add(b"1", dataclasses.replace(created, event_time=None), "issue.events:0:1")  # the rules raise
     assert refold.snapshots() == {} and refold.events == 2 and refold.failed == 1
+
+
+def test_a_refold_split_by_partition_and_merged_equals_one_refold():
+    """`okrate replay --rebuild-stats` folds partition numbers in several processes and merges
+    their results: the figures must be those of one refold (and of the live path)."""
+    topics = log(3_000)
+    whole, _ = batch_refold(topics, 250)
+    parts = []
+    for partitions in ((0, 1), (2, 3)):
+        part = Refold(TZ, batch=250)
+        for partition in partitions:
+            for (topic, p), messages in sorted(topics.items()):
+                if p == partition:
+                    for offset, (key, record) in enumerate(messages):
+                        part.add(key, record, position(topic, p, offset))
+            part.end_partition()
+        parts.append(part)
+    first, second = parts
+    first.merge(second)
+    assert {dim: encode(snap) for dim, snap in first.snapshots().items()} == whole
+    assert first.events == sum(len(m) for m in topics.values())
