@@ -12,8 +12,10 @@ from confluent_kafka.admin import AdminClient
 from okrate.kafka_clients import consumer_config
 
 
-def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    consumer = Consumer(consumer_config(bootstrap, f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
+def end_offsets(bootstrap: str, topics: Iterable[str], reader: str | None = None) -> dict[TopicPartition, int]:
+    """`reader`: the group id of the one-off consumer that asks (it commits nothing), the
+    deployment's (`okrate.names.reader_group`); `okrate-offsets-<random>` when not given."""
+    consumer = Consumer(consumer_config(bootstrap, reader or f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
     try:
         ends = {}
         for topic in topics:
@@ -37,9 +39,9 @@ def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) 
     return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in result.topic_partitions}
 
 
-def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+def group_lag(bootstrap: str, group: str, topics: Iterable[str], reader: str | None = None) -> dict[str, int]:
     """Per topic, how many messages the group has not committed yet."""
-    ends = end_offsets(bootstrap, topics)
+    ends = end_offsets(bootstrap, topics, reader)
     try:
         done = committed(bootstrap, group, ends)
     except KafkaException:

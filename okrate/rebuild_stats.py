@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 from confluent_kafka import Producer
 
+from okrate import names
 from okrate.consumer_lag import end_offsets
 from okrate.kafka_clients import producer_config
 from okrate.replay import _run_until_caught_up
@@ -37,9 +36,9 @@ from schemas.topics import (
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
 
 
-def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
+def latest_snapshots(bootstrap: str, topic: str, group: str | None = None) -> dict[str, StatsSnapshot]:
     latest: dict[str, StatsSnapshot] = {}
-    for message in read_to_end(bootstrap, topic):
+    for message in read_to_end(bootstrap, topic, group=group):
         try:
             snapshot = decode(message.value, (StatsSnapshot,))
         except DecodeError:
@@ -53,10 +52,13 @@ def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Pa
     from streams.agents.stats import by_dimension_topic
     from streams.app import REFOLD_STATS_BATCHING, StreamsConfig, create_app
 
-    scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
+    # A scratch deployment: its topics, its application `<scratch_prefix>okrate-streams` (so its
+    # group and changelogs) and its repartition topic all under the scratch prefix.
+    scratch = names.scratch_settings(settings, scratch_prefix)
     ensure_topics(bootstrap, scratch)
-    group = f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}"
-    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in DECISION_TOPICS])
+    group = names.streams_app_id(scratch)
+    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in DECISION_TOPICS],
+                       names.reader_group(settings, "offsets"))
 
     async def run() -> None:
         app = create_app(StreamsConfig(
@@ -72,7 +74,7 @@ def refold(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Pa
             await app.faust.stop()
 
     asyncio.run(run())
-    return latest_snapshots(bootstrap, RATING_STATS.full_name(scratch))
+    return latest_snapshots(bootstrap, RATING_STATS.full_name(scratch), names.reader_group(settings, "stats-rebuild"))
 
 
 def publish(settings: Settings, bootstrap: str, snapshots: dict[str, StatsSnapshot]) -> None:
@@ -91,10 +93,10 @@ def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot])
 
 def rebuild_stats(settings: Settings, bootstrap: str, progress=None) -> str:
     """`progress(done, total)` is told how many decision events were folded so far."""
-    scratch_prefix = f"{settings.topic_prefix}stats-rebuild-{time.strftime('%Y%m%d%H%M%S')}-"
+    scratch_prefix = names.scratch_prefix(settings, "stats-rebuild")
     with tempfile.TemporaryDirectory(prefix="okrate-stats-rebuild-") as tmp:
         rebuilt = refold(settings, bootstrap, scratch_prefix, Path(tmp), store=settings.streams_store, progress=progress)
-    live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
+    live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings), names.reader_group(settings, "stats-rebuild"))
     changed = differing(live, rebuilt)
     publish(settings, bootstrap, rebuilt)
     summary = f"rebuilt {len(rebuilt)} dimensions from offset 0 of the decision topics; "

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import faust
 
+from okrate.names import STREAMS_APPLICATION, streams_app_id
 from okrate.settings import Settings
 from schemas.topics import (
     CONTACT_LINKS,
@@ -26,7 +27,7 @@ from streams.faust_consumer import ContiguousConsumer
 from streams.metrics import StreamsMetrics
 from streams.rules import Rules
 
-DEFAULT_APP_ID = "okrate-streams"
+DEFAULT_APP_ID = STREAMS_APPLICATION  # of the deployment without a prefix; see okrate.names
 
 
 class StatsBatching(NamedTuple):
@@ -42,7 +43,7 @@ REFOLD_STATS_BATCHING = StatsBatching(max_events=10_000, every_s=2.0)
 class StreamsConfig:
     settings: Settings
     bootstrap: str
-    app_id: str = DEFAULT_APP_ID
+    app_id: str | None = None  # None: the deployment's own (`okrate.names.streams_app_id`)
     data_dir: Path = Path("var/streams")
     web_port: int | None = None  # None: no web server (tests); `okrate streams` uses STATS_PORT
     store: str = "rocksdb://"
@@ -57,6 +58,10 @@ class StreamsConfig:
     # figures a tenth of a second behind. A refold has no reader waiting: bigger batches mean far
     # fewer messages for the folds (each batch sends one message per dimension it touches).
     stats_batching: StatsBatching = LIVE_STATS_BATCHING
+
+    def __post_init__(self) -> None:
+        if self.app_id is None:
+            object.__setattr__(self, "app_id", streams_app_id(self.settings))
 
 
 RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)

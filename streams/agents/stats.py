@@ -25,7 +25,8 @@ workers share the partitions):
 
 A fresh application id (a refold, `okrate replay --rebuild-stats`) gets its own repartition topic,
 created here, so that it folds only what its own fan-out derived from offset 0 of the decision
-topics; `okrate-streams` uses the catalogue's `okrate-streams.stats.by-dimension`.
+topics; the deployment's own application (`<prefix>okrate-streams`, see `okrate.names`) uses the
+catalogue's `<prefix>okrate-streams.stats.by-dimension`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from okrate.names import application_of
 from schemas.codec import encode
 from schemas.keys import dimension_key
 from schemas.records import (
@@ -89,9 +91,9 @@ DIMENSIONS_CODEC = StateCodec(DimensionState)
 
 
 def by_dimension_topic(app: StreamsApp) -> TopicSpec:
-    """The application's own repartition topic (the catalogue's one for `okrate-streams`)."""
+    """The application's own repartition topic (the catalogue's one for the deployment's own application)."""
     spec = repartition_topic("stats", "dimension", carries=STATS_BY_DIMENSION.carries, key="dimension",
-                             application=app.config.app_id)
+                             application=application_of(app.settings, app.config.app_id))
     return STATS_BY_DIMENSION if spec.name == STATS_BY_DIMENSION.name else spec
 
 

@@ -27,6 +27,7 @@ import aiohttp
 from bench.okrate_run import OkrateRun
 from bench.sandbox_client import SandboxClient
 from okrate.consumer_lag import end_offsets, group_lag
+from okrate.names import streams_app_id
 from okrate.settings import Settings, load_settings
 from schemas.topics import (
     ALL_TOPICS,
@@ -82,7 +83,7 @@ def _lags(bootstrap: str, settings: Settings) -> dict[str, int]:
     from notifier.service import group_id
 
     wanted = {
-        settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, ISSUE_EVENTS, RATING_RECEIVED,
+        streams_app_id(settings): (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, ISSUE_EVENTS, RATING_RECEIVED,
                                   REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION,
                                   # the statistics' fan-out also reads these
                                   RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES),
