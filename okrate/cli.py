@@ -396,6 +396,25 @@ def replay(
         raise typer.Exit(2) from None
 
 
+@app.command("rename")
+def rename(from_prefix: str = typer.Option(..., "--from-prefix", help="The old deployment's TOPIC_PREFIX (\"\" for none).")) -> None:
+    """Copy a stopped deployment's topics under this deployment's TOPIC_PREFIX (Kafka cannot rename topics); see the README."""
+    from okrate.rename import copy_deployment
+    from okrate.replay import ReplayError
+
+    settings = get_settings()
+    bootstrap = ensure_kafka(settings)
+    try:
+        copied = copy_deployment(settings, bootstrap, from_prefix,
+                                 progress=lambda topic, n: typer.echo(f"  {topic}: {n} ...", err=True))
+    except (ReplayError, ValueError) as exc:
+        typer.echo(f"okrate rename: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for topic, count in copied.items():
+        typer.echo(f"{topic}: {count} messages")
+    typer.echo("copied; start this deployment's services: its application decides again from offset 0")
+
+
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
     """The deployment (its name, consumer groups and topics), each service's health, consumer lag

@@ -3,6 +3,7 @@ the topics' ends (what `okrate status` and the `/metrics` pages report)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -10,6 +11,18 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 
 from okrate.kafka_clients import consumer_config
+
+
+def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout: float = 30.0) -> int:
+    """A partition's end; retried while a new topic's leadership settles (NOT_LEADER_FOR_PARTITION)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1]
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def end_offsets(bootstrap: str, topics: Iterable[str], reader: str | None = None) -> dict[TopicPartition, int]:
@@ -23,7 +36,7 @@ def end_offsets(bootstrap: str, topics: Iterable[str], reader: str | None = None
             if metadata is None or metadata.error is not None:
                 continue
             for partition in metadata.partitions:
-                ends[TopicPartition(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
+                ends[TopicPartition(topic, partition)] = _high_watermark(consumer, topic, partition)
         return ends
     finally:
         consumer.close()
