@@ -27,8 +27,7 @@ from bench.common import free_ports
 from notifier.service import Notifier, Tuning
 from okrate import names
 from okrate.consumer_lag import end_offsets
-from okrate.rebuild_stats import latest_snapshots, rebuild_stats
-from okrate.replay import reprocess, scratch_prefix_for
+from okrate.rebuild_stats import latest_snapshots
 from okrate.settings import Settings, load_settings
 from sandbox.telegram_api import RunningTelegram, running_telegram
 from sandbox.telegram_state import TelegramState
@@ -156,6 +155,7 @@ def groups_by_topic_prefix(bootstrap: str, prefixes: list[str]) -> dict[str, set
     return out
 
 
+@pytest.mark.timeout(900)  # two deployments, then a reprocess and a rebuild, each a Faust application
 async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_bootstrap):
     a, b = deployments
     a.feed.record(CONTACT_LINKS, "95", link("95", 501))
@@ -201,12 +201,11 @@ async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_b
     # A replay and a statistics rebuild in A leave B's figures (and every B topic) untouched.
     b_stats = latest_snapshots(kafka_bootstrap, RATING_STATS.full_name(b.settings))
     b_ends = end_offsets(kafka_bootstrap, [spec.full_name(b.settings) for spec in ALL_TOPICS])
-    scratch = scratch_prefix_for(a.settings)
-    changes = await asyncio.to_thread(reprocess, a.settings, kafka_bootstrap, scratch, a.workdir / "reprocess",
-                                      store="memory://", timeout=240)
-    assert all(change.none for change in changes.values()), changes
-    summary = await asyncio.to_thread(rebuild_stats, a.settings, kafka_bootstrap)
-    assert "identical to the live figures" in summary, summary
+    for args, said_ in ((["--reprocess"], "no change"), (["--rebuild-stats"], "identical to the live figures")):
+        result = await asyncio.to_thread(okrate_replay, a, kafka_bootstrap, args)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert said_ in result.stdout, result.stdout[-3000:]
+    scratch = next(line.split("'")[1] for line in result_lines(a) if "scratch prefix" in line)
     assert latest_snapshots(kafka_bootstrap, RATING_STATS.full_name(a.settings))["all"].requests_sent == 2
     assert latest_snapshots(kafka_bootstrap, RATING_STATS.full_name(b.settings)) == b_stats
     assert end_offsets(kafka_bootstrap, [spec.full_name(b.settings) for spec in ALL_TOPICS]) == b_ends
@@ -218,6 +217,20 @@ async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_b
     assert not any(g.startswith(b.prefix) and ("reprocess" in g or "stats-rebuild" in g) for g in groups)
     topics = set(admin.list_topics(timeout=20).topics)
     assert f"{scratch}okrate-streams-issues-changelog" in topics
+
+
+def okrate_replay(d: Deployment, bootstrap: str, args: list[str]) -> subprocess.CompletedProcess:
+    """`okrate replay ...` from the deployment's own environment and folder."""
+    env = StreamsProcess(d, bootstrap).env
+    result = subprocess.run([sys.executable, "-m", "okrate.cli", "replay", *args], env=env, cwd=d.workdir,
+                            capture_output=True, text=True, timeout=400, check=False)
+    with open(d.workdir / "replay.log", "a") as log:
+        log.write(result.stdout)
+    return result
+
+
+def result_lines(d: Deployment) -> list[str]:
+    return (d.workdir / "replay.log").read_text().splitlines()
 
 
 async def converged_sent(bootstrap: str, settings: Settings, sent: int) -> None:
