@@ -57,7 +57,7 @@ def owned(settings: Settings, name: str) -> str:
 def deployment(settings: Settings) -> str:
     """How `okrate status` and `okrate settings` call the deployment."""
     name = deployment_of(settings.topic_prefix)
-    return name or "(default: no TOPIC_PREFIX)"
+    return name or "(default)"
 
 
 def group(settings: Settings, role: str) -> str:

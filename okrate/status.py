@@ -181,8 +181,11 @@ def gather(settings: Settings, bootstrap: str) -> Status:
 
 
 def render(status: Status) -> str:
-    prefix = f"TOPIC_PREFIX={status.topic_prefix}" if status.topic_prefix else "no TOPIC_PREFIX"
-    lines = [f"deployment: {status.deployment} ({prefix})", "consumer groups:"]
+    if status.topic_prefix:
+        lines = [f"deployment: {status.deployment} (TOPIC_PREFIX={status.topic_prefix})"]
+    else:
+        lines = ["deployment: the default one (no TOPIC_PREFIX: okrate's original names)"]
+    lines.append("consumer groups:")
     lines += [f"  {what:24} {g['group']:48} {g['state']}" for what, g in status.groups.items()]
     lines.append(f"topics ({len(status.topics)} on the cluster):")
     lines += [f"  {name:60} {partitions} partitions" for name, partitions in status.topics.items()]

@@ -10,6 +10,7 @@ deployment's client was never asked.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -198,6 +199,15 @@ async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_b
             # No consumer group and no topic is shared, as the broker's own metadata says.
             await assert_nothing_shared(kafka_bootstrap, a, b)
 
+            # `okrate status` from B's environment: B's name, groups and topics, nothing of A's.
+            shown = await asyncio.to_thread(okrate_status, b, kafka_bootstrap)
+            assert shown["deployment"] == b.prefix.strip("-")
+            assert shown["groups"]["streams"] == {"group": f"{b.prefix}okrate-streams", "state": "stable, 1 member"}
+            assert shown["groups"]["notifier requests"]["group"] == f"{b.prefix}okrate-notifier-requests"
+            assert f"{b.prefix}okrate-streams-issues-changelog" in shown["topics"]
+            assert f"{b.prefix}okdesk.events" in shown["topics"] and not shown["missing_topics"]
+            assert all(t.startswith(b.prefix) for t in shown["topics"])
+
     # A replay and a statistics rebuild in A leave B's figures (and every B topic) untouched.
     b_stats = latest_snapshots(kafka_bootstrap, RATING_STATS.full_name(b.settings))
     b_ends = end_offsets(kafka_bootstrap, [spec.full_name(b.settings) for spec in ALL_TOPICS])
@@ -227,6 +237,14 @@ def okrate_replay(d: Deployment, bootstrap: str, args: list[str]) -> subprocess.
     with open(d.workdir / "replay.log", "a") as log:
         log.write(result.stdout)
     return result
+
+
+def okrate_status(d: Deployment, bootstrap: str) -> dict:
+    env = {**StreamsProcess(d, bootstrap).env, "INGEST_PORT": "1", "STATS_PORT": "1", "NOTIFIER_PORT": "1"}
+    result = subprocess.run([sys.executable, "-m", "okrate.cli", "status", "--json"], env=env, cwd=d.workdir,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
 
 
 def result_lines(d: Deployment) -> list[str]:

@@ -121,3 +121,20 @@ def test_okrate_settings_shows_the_derived_names():
     for name in ("acme-okrate-streams", "acme-okrate-streams-<table>-changelog", "acme-okrate-notifier-requests",
                  "var/acme/streams", "acme-okdesk.events", "acme-okrate-streams.stats.by-dimension"):
         assert name in text
+
+
+def test_okrate_status_shows_the_deployment_its_groups_and_topics():
+    from okrate.status import Status, render
+
+    text = render(Status(
+        deployment="staging", topic_prefix="staging-",
+        groups={"streams": {"group": "staging-okrate-streams", "state": "stable, 2 members"}},
+        topics={"staging-okdesk.events": 8, "staging-okrate-streams-issues-changelog": 8},
+        missing_topics=["staging-bot.state"], scratch_topics=3))
+    lines = text.splitlines()
+    assert lines[0] == "deployment: staging (TOPIC_PREFIX=staging-)"
+    assert any("staging-okrate-streams" in line and "stable, 2 members" in line for line in lines)
+    assert any("staging-okrate-streams-issues-changelog" in line and "8 partitions" in line for line in lines)
+    assert "  not created yet: staging-bot.state" in lines
+    assert "  scratch topics left by replays and rebuilds: 3" in lines
+    assert render(Status(deployment=names.deployment(settings()))).startswith("deployment: the default one")
