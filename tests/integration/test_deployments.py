@@ -232,8 +232,10 @@ async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_b
 def okrate_replay(d: Deployment, bootstrap: str, args: list[str]) -> subprocess.CompletedProcess:
     """`okrate replay ...` from the deployment's own environment and folder."""
     env = StreamsProcess(d, bootstrap).env
-    result = subprocess.run([sys.executable, "-m", "okrate.cli", "replay", *args], env=env, cwd=d.workdir,
-                            capture_output=True, text=True, timeout=400, check=False)
+    with open(d.workdir / "replay.err", "a") as err:
+        result = subprocess.run([sys.executable, "-m", "okrate.cli", "replay", *args], env=env, cwd=d.workdir,
+                                stdout=subprocess.PIPE, stderr=err, text=True, timeout=400, check=False)
+    result.stderr = (d.workdir / "replay.err").read_text(errors="replace")
     with open(d.workdir / "replay.log", "a") as log:
         log.write(result.stdout)
     return result
