@@ -43,6 +43,7 @@ from bench.sandbox_client import (
 )
 from okrate.consumer_lag import group_lag
 from okrate.links import Links, link_record
+from okrate.names import streams_app_id
 from okrate.settings import load_settings
 from okrate.topic_reader import read_to_end
 from sandbox.webhooks import build_webhook, encode_body
@@ -108,7 +109,7 @@ class Bench:
         # The streams worker must have taken the links in before the clock starts.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            lag = await asyncio.to_thread(group_lag, self.run.bootstrap, self.settings.streams_app_id,
+            lag = await asyncio.to_thread(group_lag, self.run.bootstrap, streams_app_id(self.settings),
                                           [CONTACT_LINKS.full_name(self.settings)])
             if sum(lag.values()) == 0:
                 return

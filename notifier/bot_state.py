@@ -40,8 +40,10 @@ class TopicFollower:
     at start has been applied. No consumer group: nothing is committed."""
 
     def __init__(self, bootstrap: str, topic: str, carries: tuple[type[Record], ...],
-                 apply: Callable[[Record], None], name: str):
+                 apply: Callable[[Record], None], name: str, group: str | None = None):
         self.bootstrap, self.topic, self.carries, self.apply, self.name = bootstrap, topic, carries, apply, name
+        # It assigns partitions itself and commits nothing; the id is the deployment's all the same.
+        self.group = group or f"okrate-follow-{name}"
         self.caught_up = asyncio.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,7 +67,7 @@ class TopicFollower:
             await asyncio.to_thread(self._thread.join, 10)
 
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"okrate-follow-{self.name}",
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
                              "enable.auto.commit": False, "log_level": 3, "fetch.wait.max.ms": 100})
         try:
             meta = consumer.list_topics(self.topic, timeout=30).topics[self.topic]

@@ -128,9 +128,12 @@ class Recorder:
         ), message_key)
 
 
-def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0) -> Iterable[bytes]:
-    """Every message of `topic` up to its end now, partition by partition (a blocking call)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "okrate-notifier-rebuild",
+def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0,
+                group: str = "okrate-notifier-rebuild") -> Iterable[bytes]:
+    """Every message of `topic` up to its end now, partition by partition (a blocking call). The
+    consumer assigns partitions itself and commits nothing; `group` is the deployment's
+    (`okrate.names.group(settings, "notifier-rebuild")`)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "enable.auto.commit": False, "log_level": 3})
     try:
         meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
@@ -167,10 +170,10 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0) -> Iterable[b
         consumer.close()
 
 
-def rebuild(bootstrap: str, topic: str) -> OutcomeLog:
+def rebuild(bootstrap: str, topic: str, group: str = "okrate-notifier-rebuild") -> OutcomeLog:
     outcome_log = OutcomeLog()
     count = 0
-    for value in read_to_end(bootstrap, topic):
+    for value in read_to_end(bootstrap, topic, group=group):
         try:
             outcome_log.apply(decode(value, (SideEffectIntent, SideEffectOutcome)))
             count += 1

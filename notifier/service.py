@@ -47,6 +47,7 @@ from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
 from notifier.sweep import Sweep
 from notifier.writeback import Writeback
+from okrate.names import group, notifier_group
 from okrate.redact import mask_url
 from okrate.settings import Settings
 from schemas.codec import DecodeError, decode
@@ -100,7 +101,8 @@ def user_limits(settings: Settings) -> UserLimits:
 
 
 def group_id(settings: Settings, role: str) -> str:
-    return f"{settings.topic_prefix}okrate-notifier-{role}"
+    """The consumer group of one of the notifier's roles: `<TOPIC_PREFIX>okrate-notifier-<role>`."""
+    return notifier_group(settings, role)
 
 
 class Notifier:
@@ -154,15 +156,16 @@ class Notifier:
                 waiter.cancel()
                 self._poll_task.result()  # raises what stopped it (e.g. 401)
         # Active: only now is the log read, so that it includes everything a predecessor did.
-        outcomes_log = await asyncio.to_thread(rebuild, self.bootstrap, NOTIFIER_OUTCOMES.full_name(s))
+        outcomes_log = await asyncio.to_thread(rebuild, self.bootstrap, NOTIFIER_OUTCOMES.full_name(s),
+                                               group(s, "notifier-rebuild"))
         recorder = Recorder(self.publisher, NOTIFIER_OUTCOMES.full_name(s), outcomes_log)
         self.outcomes = outcomes_log
         self.sender = TelegramSender(self.bot, self.pacer, recorder, outcomes_log)
         self.followers = [
             TopicFollower(self.bootstrap, BOT_STATE.full_name(s), (ConversationState, LinkInvite),
-                          self.state.apply, f"{s.topic_prefix}bot-state"),
+                          self.state.apply, "bot-state", group(s, "follow-bot-state")),
             TopicFollower(self.bootstrap, CONTACT_LINKS.full_name(s), (ContactLink,), self.links.apply,
-                          f"{s.topic_prefix}contact-links"),
+                          "contact-links", group(s, "follow-contact-links")),
         ]
         await asyncio.gather(*(f.start() for f in self.followers))
         self.state.caught_up = True  # from now on the notifier's memory is the conversations' truth

@@ -178,7 +178,7 @@ def ingest(
 
 @app.command("streams")
 def streams(
-    data_dir: Path | None = typer.Option(None, help="Table stores (default STREAMS_DATA_DIR); one per worker on a host."),
+    data_dir: Path | None = typer.Option(None, help="Table stores (default STREAMS_DATA_DIR, else var/streams or var/<deployment>/streams); one per worker on a host."),
     web_port: int | None = typer.Option(None, help="Port of /stats (default STATS_PORT); one per worker on a host."),
 ) -> None:
     """A Faust streams worker; run several to share the partitions."""
@@ -409,7 +409,9 @@ def replay(
             typer.echo("no change" if all(c.none for c in changes.values()) else
                        "To apply these rules to the live application: okrate replay --switch")
         elif switch:
-            if not yes and not typer.confirm(f"Restart {settings.streams_app_id!r} from offset 0 (its tables are rebuilt)?"):
+            from okrate.names import streams_app_id
+
+            if not yes and not typer.confirm(f"Restart {streams_app_id(settings)!r} from offset 0 (its tables are rebuilt)?"):
                 raise typer.Exit(1)
             dropped = r.switch(settings, bootstrap)
             typer.echo(f"dropped {len(dropped)} topics and the group's offsets; start the streams workers now")
@@ -429,10 +431,29 @@ def replay(
         raise typer.Exit(2) from None
 
 
+@app.command("rename")
+def rename(from_prefix: str = typer.Option(..., "--from-prefix", help="The old deployment's TOPIC_PREFIX (\"\" for none).")) -> None:
+    """Copy a stopped deployment's topics under this deployment's TOPIC_PREFIX (Kafka cannot rename topics); see the README."""
+    from okrate.rename import copy_deployment
+    from okrate.replay import ReplayError
+
+    settings = get_settings()
+    bootstrap = ensure_kafka(settings)
+    try:
+        copied = copy_deployment(settings, bootstrap, from_prefix,
+                                 progress=lambda topic, n: typer.echo(f"  {topic}: {n} ...", err=True))
+    except (ReplayError, ValueError) as exc:
+        typer.echo(f"okrate rename: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for topic, count in copied.items():
+        typer.echo(f"{topic}: {count} messages")
+    typer.echo("copied; start this deployment's services: its application decides again from offset 0")
+
+
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
-    """Each service's health, consumer lag per topic, open/undeliverable/expired requests, failed
-    writes to Okdesk, dead letters in the last day."""
+    """The deployment (its name, consumer groups and topics), each service's health, consumer lag
+    per topic, open/undeliverable/expired requests, failed writes to Okdesk, dead letters in the last day."""
     from okrate import status as st
 
     settings = get_settings()
@@ -464,7 +485,7 @@ def bench(name: str = typer.Argument(..., help=f"{', '.join(BENCHMARKS)} or all"
 
 @app.command("settings")
 def show_settings(markdown: bool = typer.Option(False, help="Print the README's table of variables.")) -> None:
-    """Validate the configuration and print it (secrets masked)."""
+    """Validate the configuration and print it (secrets masked), then the names derived from TOPIC_PREFIX."""
     from okrate.settings_doc import settings_markdown, settings_summary
 
     typer.echo(settings_markdown() if markdown else settings_summary(get_settings()))

@@ -3,6 +3,7 @@ the topics' ends (what `okrate status` and the `/metrics` pages report)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -12,8 +13,22 @@ from confluent_kafka.admin import AdminClient
 from okrate.kafka_clients import consumer_config
 
 
-def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    consumer = Consumer(consumer_config(bootstrap, f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
+def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout: float = 30.0) -> int:
+    """A partition's end; retried while a new topic's leadership settles (NOT_LEADER_FOR_PARTITION)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1]
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def end_offsets(bootstrap: str, topics: Iterable[str], reader: str | None = None) -> dict[TopicPartition, int]:
+    """`reader`: the group id of the one-off consumer that asks (it commits nothing), the
+    deployment's (`okrate.names.reader_group`); `okrate-offsets-<random>` when not given."""
+    consumer = Consumer(consumer_config(bootstrap, reader or f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
     try:
         ends = {}
         for topic in topics:
@@ -21,7 +36,7 @@ def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, i
             if metadata is None or metadata.error is not None:
                 continue
             for partition in metadata.partitions:
-                ends[TopicPartition(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
+                ends[TopicPartition(topic, partition)] = _high_watermark(consumer, topic, partition)
         return ends
     finally:
         consumer.close()
@@ -37,9 +52,9 @@ def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) 
     return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in result.topic_partitions}
 
 
-def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+def group_lag(bootstrap: str, group: str, topics: Iterable[str], reader: str | None = None) -> dict[str, int]:
     """Per topic, how many messages the group has not committed yet."""
-    ends = end_offsets(bootstrap, topics)
+    ends = end_offsets(bootstrap, topics, reader)
     try:
         done = committed(bootstrap, group, ends)
     except KafkaException:

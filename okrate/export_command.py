@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from okrate import export
+from okrate.names import reader_group
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
 from schemas.records import Record
@@ -53,7 +54,8 @@ def _records(settings: Settings, bootstrap: str, spec: TopicSpec, progress: Prog
     def advance(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
-    yield from export.decoded(m.value for m in read_to_end(bootstrap, spec.full_name(settings), progress=advance))
+    yield from export.decoded(m.value for m in read_to_end(bootstrap, spec.full_name(settings), progress=advance,
+                                                                group=reader_group(settings, "export")))
 
 
 def run_export(settings: Settings, bootstrap: str, what: str, since: str | None, until: str | None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Producer
 
 from okrate.kafka_clients import producer_config
+from okrate.names import reader_group
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode, encode
@@ -101,7 +102,7 @@ class Links:
     def current(self) -> dict[str, ContactLink]:
         """The latest record of every contact (the compacted topic, read to its end)."""
         latest: dict[str, ContactLink] = {}
-        for message in read_to_end(self.bootstrap, self.topic):
+        for message in read_to_end(self.bootstrap, self.topic, group=reader_group(self.settings, "links")):
             try:
                 record = decode(message.value, (ContactLink,))
             except DecodeError:

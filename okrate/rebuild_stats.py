@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import queue
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from okrate import names
 from okrate.kafka_clients import consumer_config, producer_config
 from okrate.replay import ReplayError
 from okrate.settings import Settings
@@ -58,9 +58,9 @@ STALL_S = 60.0  # no message and no end of partition for this long: the broker i
 Progress = Callable[[int, int], None]
 
 
-def latest_snapshots(bootstrap: str, topic: str) -> dict[str, StatsSnapshot]:
+def latest_snapshots(bootstrap: str, topic: str, group: str | None = None) -> dict[str, StatsSnapshot]:
     latest: dict[str, StatsSnapshot] = {}
-    for message in read_to_end(bootstrap, topic):
+    for message in read_to_end(bootstrap, topic, group=group):
         try:
             snapshot = decode(message.value, (StatsSnapshot,))
         except DecodeError:
@@ -110,7 +110,7 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
     and the results are merged (`Refold.merge`), which gives the figures of one refold.
     `progress(done, total)` is told how many decision events were read so far; `trace` names a
     dimension whose folded positions the result keeps (`Refold.traced`)."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(settings, bootstrap)
     try:
         try:
             ranges = _ranges(consumer, _sources(settings), 30.0)
@@ -139,9 +139,10 @@ def _split(partitions: list[int], parts: int) -> list[list[int]]:
     return [partitions[i:i + size] for i in range(0, len(partitions), size)]
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(settings: Settings, bootstrap: str) -> Consumer:
+    # Assigned partitions, nothing committed: the group only names the reader after its deployment.
     return Consumer(consumer_config(
-        bootstrap, f"okrate-stats-rebuild-{uuid.uuid4().hex[:8]}",
+        bootstrap, names.reader_group(settings, "stats-rebuild"),
         **{"enable.partition.eof": True, "max.partition.fetch.bytes": 8 * 1024 * 1024,
            "fetch.max.bytes": 64 * 1024 * 1024}))
 
@@ -151,7 +152,7 @@ def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dic
                        report: Callable[[int], None]) -> Refold:
     sources = _sources(settings)
     refold = Refold(settings.stats_timezone, trace=trace)
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(settings, bootstrap)
     codec = default_codec()
     try:
         done = 0
@@ -295,7 +296,7 @@ def differing(live: dict[str, StatsSnapshot], rebuilt: dict[str, StatsSnapshot])
 def rebuild_stats(settings: Settings, bootstrap: str, progress=None) -> str:
     """`progress(done, total)` is told how many decision events were folded so far."""
     rebuilt = refold(settings, bootstrap, progress=progress)
-    live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings))
+    live = latest_snapshots(bootstrap, RATING_STATS.full_name(settings), names.reader_group(settings, "stats-rebuild"))
     changed = differing(live, rebuilt)
     publish(settings, bootstrap, rebuilt)
     summary = f"rebuilt {len(rebuilt)} dimensions from offset 0 of the decision topics; "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from okrate import names
 from okrate.consumer_lag import committed, end_offsets
 from okrate.kafka_clients import consumer_config
 from okrate.settings import Settings
@@ -24,6 +24,7 @@ from okrate.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode
 from schemas.records import RatingClosed, RatingRecorded, RatingRejected, RatingRequested, Record
 from schemas.topics import (
+    CATALOGUE,
     INTERNAL_TOPICS,
     OKDESK_EVENTS,
     RATING_RECEIVED,
@@ -96,9 +97,9 @@ def describe(changes: dict[str, Change], limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _records(bootstrap: str, topic: str) -> list[Record]:
+def _records(bootstrap: str, topic: str, group: str | None = None) -> list[Record]:
     out = []
-    for message in read_to_end(bootstrap, topic):
+    for message in read_to_end(bootstrap, topic, group=group):
         try:
             out.append(decode(message.value))
         except DecodeError:
@@ -107,8 +108,9 @@ def _records(bootstrap: str, topic: str) -> list[Record]:
 
 
 def read_decisions(bootstrap: str, settings: Settings) -> dict[str, dict[str, str]]:
-    return decisions(_records(bootstrap, RATING_REQUESTED.full_name(settings)),
-                     _records(bootstrap, RATING_RECORDED.full_name(settings)))
+    group = names.reader_group(settings, "replay")
+    return decisions(_records(bootstrap, RATING_REQUESTED.full_name(settings), group),
+                     _records(bootstrap, RATING_RECORDED.full_name(settings), group))
 
 
 # -- consumer groups -----------------------------------------------------------------------------
@@ -161,13 +163,16 @@ async def _run_until_caught_up(app, bootstrap: str, group: str, inputs: list[str
 
 def reprocess(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir: Path, *,
               store: str = "rocksdb://", progress: Progress | None = None, timeout: float = 24 * 3600) -> dict[str, Change]:
-    """Runs the streams from offset 0 of the live raw topics into `scratch_prefix`; returns what differs."""
+    """Runs the streams from offset 0 of the live raw topics into `scratch_prefix` (a scratch
+    deployment: its topics, its application `<scratch_prefix>okrate-streams`, its changelogs);
+    returns what differs."""
     from streams.app import StreamsConfig, create_app
 
-    scratch = settings.model_copy(update={"topic_prefix": scratch_prefix})
+    scratch = names.scratch_settings(settings, scratch_prefix)
     ensure_topics(bootstrap, scratch)
-    group = f"okrate-reprocess-{uuid.uuid4().hex[:8]}"
-    raw_ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS])
+    group = names.streams_app_id(scratch)
+    raw_ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS],
+                           names.reader_group(settings, "offsets"))
     inputs = [spec.full_name(scratch) for spec in (RATING_RECEIVED, *INTERNAL_TOPICS)]
 
     async def run() -> None:
@@ -189,7 +194,7 @@ def switch(settings: Settings, bootstrap: str) -> list[str]:
     """The live streams application starts afresh: its offsets, tables and internal topics are
     dropped, so its next start reprocesses the raw topics from offset 0 with the current rules.
     Decisions keep their ids, so the notifier skips what it already did and stats count once."""
-    group = settings.streams_app_id
+    group = names.streams_app_id(settings)
     _require_stopped(bootstrap, group)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
@@ -198,8 +203,10 @@ def switch(settings: Settings, bootstrap: str) -> list[str]:
         if "GROUP_ID_NOT_FOUND" not in str(exc):
             raise
     topics = admin.list_topics(timeout=30).topics
-    dropped = [name for name in topics if name.startswith(f"{group}-") and name.endswith("-changelog")]
-    dropped += [spec.full_name(settings) for spec in INTERNAL_TOPICS if spec.full_name(settings) in topics]
+    # Its changelogs, Faust's leader topic and its repartition topics: exactly the application's
+    # (`okrate.names.owned_topics`), never another deployment's that merely starts alike.
+    kept = {spec.full_name(settings) for spec in CATALOGUE}
+    dropped = [name for name in names.owned_topics(settings, topics) if name not in kept]
     if dropped:
         for future in admin.delete_topics(dropped, operation_timeout=60).values():
             future.result()
@@ -214,11 +221,11 @@ def rewind(settings: Settings, bootstrap: str, *, from_offset: int | None = None
     idempotence absorbs what it had already processed. Returns how many events each topic re-reads."""
     if (from_offset is None) == (from_time is None):
         raise ReplayError("give exactly one of --from-offset and --from-time")
-    group = settings.streams_app_id
+    group = names.streams_app_id(settings)
     _require_stopped(bootstrap, group)
-    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS])
+    ends = end_offsets(bootstrap, [spec.full_name(settings) for spec in RAW_TOPICS], names.reader_group(settings, "offsets"))
     if from_time is not None:
-        consumer = Consumer(consumer_config(bootstrap, f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
+        consumer = Consumer(consumer_config(bootstrap, names.reader_group(settings, "offsets")))
         try:
             stamp = int(from_time.timestamp() * 1000)
             found = consumer.offsets_for_times([TopicPartition(tp.topic, tp.partition, stamp) for tp in ends], timeout=30)
@@ -239,5 +246,5 @@ def rewind(settings: Settings, bootstrap: str, *, from_offset: int | None = None
 
 
 def scratch_prefix_for(settings: Settings) -> str:
-    return f"{settings.topic_prefix}reprocess-{time.strftime('%Y%m%d%H%M%S')}-"
+    return names.scratch_prefix(settings, "reprocess")
 

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap_servers: str | None = Field(None, description="Kafka bootstrap servers. Unset: `make run` starts the local broker and okrate uses it.")
-    topic_prefix: str = Field("", description="Prefix for every topic name (tests, scratch rebuilds).")
+    topic_prefix: str = Field("", description="The deployment's name on the cluster (e.g. `staging-`): every topic, consumer group, the streams application id (so its changelogs), scratch ids and the data folders are named from it, so several deployments share one cluster. Unset: the default names.")
     topic_partitions: int = Field(8, ge=1, description="Partitions of every issue-keyed topic, fixed once: changing it re-homes keys.")
     topic_retention: OptionalDuration = Field(None, description="Retention of the event topics; `off` (default) keeps them forever: they are the source of truth.")
     kafka_port: int = Field(9092, description="Port of the local broker started by `okrate kafka up`.")
@@ -94,9 +94,9 @@ class Settings(BaseSettings):
     rating_reasons: CsvList = Field(("Долго", "Проблема не решена", "Невежливо", "Другое"), description="Reason buttons offered after a score of 3 or less.")
 
     # Streams
-    streams_data_dir: str = Field("var/streams", description="Data folder of a streams worker (its table stores). Two workers on one host need two folders.")
+    streams_data_dir: str | None = Field(None, description="Data folder of a streams worker (its table stores). Unset: `var/streams`, or `var/<deployment>/streams` with a `TOPIC_PREFIX`. Two workers on one host need two folders.")
     streams_store: str = Field("rocksdb://", description="Faust table store: `rocksdb://` (production) or `memory://`.")
-    streams_app_id: str = Field("okrate-streams", description="The streams application's id (its consumer group and table names).")
+    streams_app_id: str | None = Field(None, description="Overrides the streams application's id (its consumer group, changelogs, internal topics). Unset: `<TOPIC_PREFIX>okrate-streams`.")
 
     # Statistics
     stats_port: int = Field(6066, description="Port of the streams worker's web views (`/stats`, `/dashboard`).")
@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     @classmethod
     def _urls(cls, value: str | None, info: Any) -> str | None:
         return _check_url(info.field_name, value)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        from okrate.names import check_prefix
+
+        return check_prefix(value)
+
+    @field_validator("streams_app_id", "streams_data_dir")
+    @classmethod
+    def _unset_if_empty(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -217,7 +229,9 @@ class Settings(BaseSettings):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
+        from okrate.names import owned
+
+        return owned(self, name)
 
     @property
     def sandbox_mode(self) -> bool:

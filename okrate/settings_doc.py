@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from okrate.durations import format_duration
+from okrate.names import derived
 from okrate.redact import mask_secret, mask_url
 from okrate.settings import Settings
 
@@ -45,4 +46,6 @@ def settings_summary(settings: Settings) -> str:
         else:
             shown = _show(value)
         lines.append(f"{name.upper():34} {shown}")
+    lines += ["", "derived from TOPIC_PREFIX (what the deployment owns on the cluster):"]
+    lines += [f"  {what:34} {value}" for what, value in derived(settings)]
     return "\n".join(lines)

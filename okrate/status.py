@@ -1,5 +1,6 @@
-"""`okrate status`: what an operator checks first. Each service's health, consumer lag per topic,
-open, undeliverable and expired requests, failed writes to Okdesk, dead letters in the last day."""
+"""`okrate status`: what an operator checks first. The deployment (its name, its consumer groups and
+its topics on the cluster), each service's health, consumer lag per topic, open, undeliverable and
+expired requests, failed writes to Okdesk, dead letters in the last day."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from okrate import names
 from okrate.consumer_lag import group_lag
 from okrate.kafka_clients import consumer_config
 from okrate.settings import Settings
@@ -40,6 +43,12 @@ NOTIFIER_INPUTS = {"callbacks": TELEGRAM_UPDATES, "requests": RATING_REQUESTED, 
 
 @dataclass
 class Status:
+    deployment: str = ""
+    topic_prefix: str = ""
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)  # what -> {"group", "state"}
+    topics: dict[str, int] = field(default_factory=dict)  # the deployment's topics on the cluster -> partitions
+    missing_topics: list[str] = field(default_factory=list)  # the catalogue's, not created yet
+    scratch_topics: int = 0  # left by replays and statistics rebuilds
     services: dict[str, str] = field(default_factory=dict)
     lag: dict[str, dict[str, int]] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
@@ -86,7 +95,7 @@ def request_counts(snapshot: StatsSnapshot | None) -> dict[str, int]:
 
 def _latest_all(bootstrap: str, settings: Settings) -> StatsSnapshot | None:
     latest = None
-    for message in read_to_end(bootstrap, RATING_STATS.full_name(settings)):
+    for message in read_to_end(bootstrap, RATING_STATS.full_name(settings), group=names.reader_group(settings, "status")):
         if message.key == b"all":
             try:
                 latest = decode(message.value, (StatsSnapshot,))
@@ -97,7 +106,8 @@ def _latest_all(bootstrap: str, settings: Settings) -> StatsSnapshot | None:
 
 def failed_okdesk_writes(bootstrap: str, settings: Settings) -> int:
     count = 0
-    for message in read_to_end(bootstrap, NOTIFIER_OUTCOMES.full_name(settings)):
+    for message in read_to_end(bootstrap, NOTIFIER_OUTCOMES.full_name(settings),
+                               group=names.reader_group(settings, "status")):
         try:
             record = decode(message.value)
         except DecodeError:
@@ -138,8 +148,8 @@ def sweep_figures(bootstrap: str, settings: Settings) -> dict[str, str | int | N
             "cycles_started": len(started)}
 
 
-def messages_since(bootstrap: str, topic: str, since_ms: int) -> int:
-    consumer = Consumer(consumer_config(bootstrap, f"okrate-status-{uuid.uuid4().hex[:8]}"))
+def messages_since(bootstrap: str, topic: str, since_ms: int, reader: str | None = None) -> int:
+    consumer = Consumer(consumer_config(bootstrap, reader or f"okrate-status-{uuid.uuid4().hex[:8]}"))
     try:
         metadata = consumer.list_topics(topic, timeout=20).topics.get(topic)
         if metadata is None or metadata.error is not None:
@@ -154,25 +164,67 @@ def messages_since(bootstrap: str, topic: str, since_ms: int) -> int:
         consumer.close()
 
 
+def _group_state(admin: AdminClient, group: str) -> str:
+    try:
+        description = admin.describe_consumer_groups([group], request_timeout=20)[group].result()
+    except KafkaException as exc:
+        return "none yet" if "GROUP_ID_NOT_FOUND" in str(exc) else f"unknown ({exc})"
+    state = str(getattr(description.state, "name", description.state)).lower()
+    if state in ("dead", "unknown") and not description.members:
+        return "none yet"
+    return f"{state}, {len(description.members)} member{'s' if len(description.members) != 1 else ''}"
+
+
+def deployment(settings: Settings, bootstrap: str) -> Status:
+    """The deployment's name, its consumer groups (with their state on the cluster) and its topics."""
+    from schemas.topics import ALL_TOPICS
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    status = Status(deployment=names.deployment(settings), topic_prefix=settings.topic_prefix)
+    status.groups = {what: {"group": group, "state": _group_state(admin, group)}
+                     for what, group in names.groups(settings).items()}
+    existing = {name: len(meta.partitions) for name, meta in admin.list_topics(timeout=20).topics.items()}
+    owned = names.owned_topics(settings, existing)
+    status.topics = {name: existing[name] for name in owned}
+    status.missing_topics = [spec.full_name(settings) for spec in ALL_TOPICS if spec.full_name(settings) not in existing]
+    status.scratch_topics = len(names.scratch_topics(settings, existing))
+    return status
+
+
 def gather(settings: Settings, bootstrap: str) -> Status:
     from notifier.service import group_id
 
-    status = Status(services=service_health(settings))
-    status.lag["streams"] = group_lag(bootstrap, settings.streams_app_id, [s.full_name(settings) for s in STREAMS_INPUTS])
+    reader = names.reader_group(settings, "status")
+    status = deployment(settings, bootstrap)
+    status.services = service_health(settings)
+    status.lag["streams"] = group_lag(bootstrap, names.streams_app_id(settings),
+                                      [s.full_name(settings) for s in STREAMS_INPUTS], reader)
     status.lag["notifier"] = {}
     for role, spec in NOTIFIER_INPUTS.items():
-        for topic, behind in group_lag(bootstrap, group_id(settings, role), [spec.full_name(settings)]).items():
+        for topic, behind in group_lag(bootstrap, group_id(settings, role), [spec.full_name(settings)], reader).items():
             status.lag["notifier"][f"{topic} ({role})"] = behind
     status.requests = request_counts(_latest_all(bootstrap, settings))
     status.failed_okdesk_writes = failed_okdesk_writes(bootstrap, settings)
     status.sweep = sweep_figures(bootstrap, settings)
     day_ago = int((time.time() - timedelta(days=1).total_seconds()) * 1000)
-    status.dead_letters_last_day = messages_since(bootstrap, DEADLETTER.full_name(settings), day_ago)
+    status.dead_letters_last_day = messages_since(bootstrap, DEADLETTER.full_name(settings), day_ago, reader)
     return status
 
 
 def render(status: Status) -> str:
-    lines = ["services:"]
+    if status.topic_prefix:
+        lines = [f"deployment: {status.deployment} (TOPIC_PREFIX={status.topic_prefix})"]
+    else:
+        lines = ["deployment: the default one (no TOPIC_PREFIX: okrate's original names)"]
+    lines.append("consumer groups:")
+    lines += [f"  {what:24} {g['group']:48} {g['state']}" for what, g in status.groups.items()]
+    lines.append(f"topics ({len(status.topics)} on the cluster):")
+    lines += [f"  {name:60} {partitions} partitions" for name, partitions in status.topics.items()]
+    if status.missing_topics:
+        lines.append(f"  not created yet: {', '.join(status.missing_topics)}")
+    if status.scratch_topics:
+        lines.append(f"  scratch topics left by replays and rebuilds: {status.scratch_topics}")
+    lines.append("services:")
     lines += [f"  {name:10} {state}" for name, state in status.services.items()]
     for who, lags in status.lag.items():
         lines.append(f"consumer lag ({who}):")

@@ -33,10 +33,11 @@ def _watermarks(consumer: Consumer, topic: str, partition: int, timeout: float) 
 
 
 def read_to_end(bootstrap: str, topic: str, *, timeout: float = 30.0,
-                progress: Callable[[int, int], None] | None = None) -> Iterator[Message]:
+                progress: Callable[[int, int], None] | None = None, group: str | None = None) -> Iterator[Message]:
     """Every message now in `topic`, partition by partition; `progress(done, total)` as it goes.
-    Uses no consumer group offsets: it assigns partitions itself and commits nothing."""
-    consumer = Consumer(consumer_config(bootstrap, f"okrate-reader-{uuid.uuid4().hex[:8]}"))
+    Uses no consumer group offsets: it assigns partitions itself and commits nothing. `group`: the
+    deployment's reader id (`okrate.names.reader_group`), `okrate-reader-<random>` when not given."""
+    consumer = Consumer(consumer_config(bootstrap, group or f"okrate-reader-{uuid.uuid4().hex[:8]}"))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:

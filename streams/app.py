@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import faust
 
+from okrate.names import STREAMS_APPLICATION, streams_app_id
 from okrate.settings import Settings
 from schemas.topics import (
     CONTACT_LINKS,
@@ -30,7 +31,7 @@ from streams.outputs import Output, Outputs, Waiting
 from streams.rules import Rules
 from streams.web.exposure import web_bind
 
-DEFAULT_APP_ID = "okrate-streams"
+DEFAULT_APP_ID = STREAMS_APPLICATION  # of the deployment without a prefix; see okrate.names
 
 
 class StatsBatching(NamedTuple):
@@ -46,7 +47,7 @@ REFOLD_STATS_BATCHING = StatsBatching(max_events=10_000, every_s=2.0)
 class StreamsConfig:
     settings: Settings
     bootstrap: str
-    app_id: str = DEFAULT_APP_ID
+    app_id: str | None = None  # None: the deployment's own (`okrate.names.streams_app_id`)
     data_dir: Path = Path("var/streams")
     web_port: int | None = None  # None: no web server (tests); `okrate streams` uses STATS_PORT
     store: str = "rocksdb://"
@@ -64,6 +65,10 @@ class StreamsConfig:
     # faust-streaming 0.15's repaired Cython fast paths of the stream iterator (off in Faust by
     # default); `bench streams` measures the gain, the suite and `make chaos` run with it.
     cython_optimizations: bool = True
+
+    def __post_init__(self) -> None:
+        if self.app_id is None:
+            object.__setattr__(self, "app_id", streams_app_id(self.settings))
 
 
 RAW_INPUTS = (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS)

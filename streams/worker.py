@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from okrate.names import streams_app_id, streams_data_dir
 from okrate.settings import Settings
 from streams.app import StreamsConfig, create_app
 from streams.web.exposure import LOOPBACK, web_exposure
@@ -25,8 +26,8 @@ def install_loop(loop: str = "uvloop") -> None:
 def run_worker(settings: Settings, bootstrap: str, *, data_dir: Path | None = None, web_port: int | None = None) -> None:
     install_loop()
     app = create_app(StreamsConfig(
-        settings=settings, bootstrap=bootstrap, data_dir=data_dir or Path(settings.streams_data_dir),
-        web_port=web_port or settings.stats_port, store=settings.streams_store, app_id=settings.streams_app_id,
+        settings=settings, bootstrap=bootstrap, data_dir=data_dir or streams_data_dir(settings),
+        web_port=web_port or settings.stats_port, store=settings.streams_store, app_id=streams_app_id(settings),
     ))
     exposure = web_exposure(settings)
     say = log.warning if exposure.host == LOOPBACK and not settings.sandbox_mode else log.info

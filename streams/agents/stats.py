@@ -21,10 +21,10 @@ and publishes the dimension's snapshot to the compacted `rating.stats` after eve
 latest record per key is always the figure of everything folded (compaction keeps one per
 dimension): one table write and one snapshot per dimension per batch.
 
-A fresh application id (a reprocess) gets its own repartition topic, created here;
-`okrate-streams` uses the catalogue's `okrate-streams.stats.by-dimension`. A refold of the
-decision topics (`okrate replay --rebuild-stats`) is a batch job without Faust
-(`okrate.rebuild_stats`, `streams.stats.refold`).
+A fresh application id (a reprocess) gets its own repartition topic, created here; the
+deployment's own application (`<prefix>okrate-streams`, see `okrate.names`) uses the catalogue's
+`<prefix>okrate-streams.stats.by-dimension`. A refold of the decision topics (`okrate replay
+--rebuild-stats`) is a batch job without Faust (`okrate.rebuild_stats`, `streams.stats.refold`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from okrate.names import application_of
 from schemas.codec import encode
 from schemas.keys import dimension_key
 from schemas.records import (
@@ -88,9 +89,9 @@ DIMENSIONS_CODEC = StateCodec(DimensionState)
 
 
 def by_dimension_topic(app: StreamsApp) -> TopicSpec:
-    """The application's own repartition topic (the catalogue's one for `okrate-streams`)."""
+    """The application's own repartition topic (the catalogue's one for the deployment's own application)."""
     spec = repartition_topic("stats", "dimension", carries=STATS_BY_DIMENSION.carries, key="dimension",
-                             application=app.config.app_id)
+                             application=application_of(app.settings, app.config.app_id))
     return STATS_BY_DIMENSION if spec.name == STATS_BY_DIMENSION.name else spec
 
 

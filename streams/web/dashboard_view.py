@@ -49,6 +49,7 @@ from urllib.parse import quote
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from okrate.export import STATS_COLUMNS, stats_rows, write_rows
+from okrate.names import group as deployment_group
 from schemas.codec import DecodeError, decode
 from schemas.records import ContactLink, RatingRecorded, ReasonRecorded, StatsSnapshot
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED
@@ -234,8 +235,9 @@ class LowRatingsTail:
     an incremental reader (every partition, no consumer group) caught up on demand."""
 
     def __init__(self, bootstrap: str, recorded_topic: str, links_topic: str,
-                 keep: int = KEEP_LOW, timeout: float = 10.0):
+                 keep: int = KEEP_LOW, timeout: float = 10.0, group: str = "okrate-dashboard"):
         self.bootstrap, self.timeout, self.keep = bootstrap, timeout, keep
+        self.group = group  # the deployment's (`okrate.names.group`); a random tail is added
         self.topics = (recorded_topic, links_topic)
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
@@ -249,7 +251,7 @@ class LowRatingsTail:
     def _start(self) -> Consumer:
         consumer = Consumer({
             "bootstrap.servers": self.bootstrap,
-            "group.id": f"okrate-dashboard-{uuid.uuid4().hex[:8]}",
+            "group.id": f"{self.group}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False, "enable.partition.eof": False, "log_level": 3,
         })
         assignment = []
@@ -508,7 +510,7 @@ def register(app: StreamsApp, reader: StatsReader, gate: Gate) -> None:
     token = settings.admin_token
     portal = settings.okdesk_portal_url
     tail = LowRatingsTail(app.config.bootstrap, RATING_RECORDED.full_name(settings),
-                          CONTACT_LINKS.full_name(settings))
+                          CONTACT_LINKS.full_name(settings), group=deployment_group(settings, "dashboard"))
     index_html = (STATIC_DIR / "dashboard.html").read_text(encoding="utf-8")
     last_read: dict[str, Any] = {}  # "at" (monotonic), "latest", "view": shared by close requests
     read_lock = asyncio.Lock()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from okrate.names import group as deployment_group
 from schemas.codec import DecodeError, decode
 from schemas.records import StatsSnapshot
 from schemas.topics import RATING_STATS
@@ -32,8 +33,9 @@ log = logging.getLogger("okrate.streams.web")
 class StatsReader:
     """The latest `StatsSnapshot` per dimension in a compacted topic, caught up on demand."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0):
+    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0, group: str = "okrate-stats-view"):
         self.bootstrap, self.topic, self.timeout = bootstrap, topic, timeout
+        self.group = group  # the deployment's (`okrate.names.group`); a random tail is added
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
         self._next: dict[int, int] = {}  # partition -> next offset to read
@@ -41,7 +43,7 @@ class StatsReader:
 
     def _start(self) -> Consumer:
         consumer = Consumer({
-            "bootstrap.servers": self.bootstrap, "group.id": f"okrate-stats-view-{uuid.uuid4().hex[:8]}",
+            "bootstrap.servers": self.bootstrap, "group.id": f"{self.group}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False, "enable.partition.eof": False, "log_level": 3,
         })
         meta = consumer.list_topics(self.topic, timeout=self.timeout).topics[self.topic]
@@ -109,7 +111,8 @@ def register(app: StreamsApp) -> None:
     from streams.web import dashboard_view
     from streams.web.login_limit import LoginLimit
 
-    reader = StatsReader(app.config.bootstrap, RATING_STATS.full_name(app.settings))
+    reader = StatsReader(app.config.bootstrap, RATING_STATS.full_name(app.settings),
+                         group=deployment_group(app.settings, "stats-view"))
     settings = app.settings
     gate = dashboard_view.Gate(settings.admin_token, LoginLimit(settings.dashboard_login_failures,
                                                                 settings.dashboard_login_window.total_seconds()),

@@ -27,6 +27,7 @@ import aiohttp
 from bench.okrate_run import OkrateRun
 from bench.sandbox_client import SandboxClient
 from okrate.consumer_lag import end_offsets, group_lag
+from okrate.names import streams_app_id
 from okrate.settings import Settings, load_settings
 from schemas.topics import (
     ALL_TOPICS,
@@ -81,7 +82,7 @@ def _lags(bootstrap: str, settings: Settings) -> dict[str, int]:
     from notifier.service import group_id
 
     wanted = {
-        settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, RATING_RECEIVED,
+        streams_app_id(settings): (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, RATING_RECEIVED,
                                   REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE, STATS_BY_DIMENSION,
                                   NOTIFIER_OUTCOMES),
         group_id(settings, "requests"): (RATING_REQUESTED,),

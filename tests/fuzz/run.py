@@ -42,6 +42,7 @@ import aiohttp
 
 from bench.okrate_run import OkrateRun
 from okrate.consumer_lag import group_lag
+from okrate.names import streams_app_id
 from okrate.settings import load_settings
 from schemas.codec import DecodeError, decode
 from schemas.records import (
@@ -54,12 +55,13 @@ from schemas.records import (
 from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,
-    ISSUE_EVENTS,
     NOTIFIER_OUTCOMES,
     OKDESK_EVENTS,
     RATING_RECEIVED,
     RATING_RECORDED,
     RATING_REQUESTED,
+    REQUESTS_BY_CONTACT,
+    REQUESTS_BY_ISSUE,
     TELEGRAM_UPDATES,
 )
 from tests.fuzz.generate import Http, Press, Text, forged_callback, telegram_update, webhook_request
@@ -211,7 +213,8 @@ def _lags(bootstrap: str, settings) -> dict[str, int]:
     from notifier.service import group_id
 
     wanted = {
-        settings.streams_app_id: (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, ISSUE_EVENTS, RATING_RECEIVED),
+        streams_app_id(settings): (OKDESK_EVENTS, TELEGRAM_UPDATES, CONTACT_LINKS, RATING_RECEIVED,
+                                   REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE),
         group_id(settings, "requests"): (RATING_REQUESTED,),
         group_id(settings, "decisions"): (RATING_RECORDED,),
         group_id(settings, "conversations"): (TELEGRAM_UPDATES,),
