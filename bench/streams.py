@@ -215,6 +215,9 @@ def main() -> dict:
         seconds, produced = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop, cython=cython)
         two_seconds, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
                           if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else (None, 0))
+        # The same worker on the standard asyncio loop without Faust's Cython paths: what the two earn.
+        plain_seconds, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, loop="asyncio", cython=False)
+                            if os.environ.get("BENCH_STREAMS_PLAIN", "1") == "1" else (None, 0))
     rate = len(items) / seconds
     two_rate = len(items) / two_seconds if two_seconds else None
     floor_ratio = 0.6
@@ -227,6 +230,7 @@ def main() -> dict:
         "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
         "ratio_to_bare_faust_step": round(rate / faust_step, 3),
         "two_workers_events_per_s": round(two_rate, 1) if two_rate else None,
+        "plain_asyncio_no_cython_events_per_s": round(len(items) / plain_seconds, 1) if plain_seconds else None,
         "two_workers_ratio": round(two_rate / rate, 3) if two_rate else None,
         "floors_met": {"one_worker_0.6_x_faust_step": rate / faust_step >= floor_ratio,
                        **({"two_workers_1.3_x_one": two_rate / rate >= 1.3} if two_rate else {})},

@@ -38,6 +38,8 @@ def _streams(r: dict[str, Any]) -> str:
     out += f"; a bare confluent-kafka consume+decode loop: {r['bare_consume_decode_per_s']:,.0f}/s"
     if r.get("two_workers_events_per_s"):
         out += f"; two workers: {r['two_workers_events_per_s']:,.0f}/s = {r['two_workers_ratio']:g} × one"
+    if r.get("plain_asyncio_no_cython_events_per_s"):
+        out += f"; one worker on plain asyncio without Cython paths: {r['plain_asyncio_no_cython_events_per_s']:,.0f}/s"
     return out
 
 
