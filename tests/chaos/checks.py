@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sandbox_client import request_id_of
+from notifier.okdesk_client import rate_value
 from okrate.rebuild_stats import differing, latest_snapshots, run_refold
 from okrate.replay import reprocess
 from okrate.settings import Settings
@@ -207,7 +208,7 @@ def ratings_written_back(bootstrap: str, settings: Settings, issues: list[dict[s
         if n != 1:
             wrong_comments.append(f"{rid}: {n} comments")
         issue = by_id.get(rec.issue_id)
-        rate = issue.get("rate") if issue else None
+        rate = rate_value(issue.get("rate")) if issue else None  # the API answers it as an object
         if rate != OKDESK_RATES[rec.score]:
             wrong_rate.append(f"issue {rec.issue_id}: rate {rate}, score {rec.score}")
     for rid in marked:
