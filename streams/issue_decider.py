@@ -38,16 +38,22 @@ def is_addressed(request: RatingRequested) -> bool:
     return request.addressed_at is not None
 
 
-def address_new(events: list[Record], directory: Directory | None) -> list[Record]:
+def address_new(events: list[Record], directory: Directory | None, state: IssueState | None = None) -> list[Record]:
     """New requests addressed from the links copy (without one they go unaddressed, and the
-    contacts' side addresses them)."""
+    contacts' side addresses them). A request emitted again (its trigger redelivered) goes out as
+    the issue already knows it, whatever the copy says: a restarted worker's copy may not have
+    caught up yet, and the request may be rated already (a correction would no longer reach it)."""
     if directory is None:
         return events
+    current = state.request if state is not None else None
     out: list[Record] = []
     for event in events:
         if isinstance(event, RatingRequested) and not is_addressed(event):
-            recipient = directory(event.contact_id)
-            user_id, chat_id = recipient if recipient is not None else (None, None)
+            if current is not None and current.request_id == event.request_id:
+                user_id, chat_id = current.recipient_user_id, current.recipient_chat_id
+            else:
+                recipient = directory(event.contact_id)
+                user_id, chat_id = recipient if recipient is not None else (None, None)
             event = addressing.addressed_to(event, user_id, chat_id, event.requested_at)
         out.append(event)
     return out
@@ -56,7 +62,7 @@ def address_new(events: list[Record], directory: Directory | None) -> list[Recor
 def decide(state: IssueState | None, command: Command, rules: Rules, directory: Directory | None = None) -> list[Record]:
     current = state.request if state is not None else None
     if isinstance(command, IssueEvent):
-        events: list[Record] = address_new(list(request_cycle.decide(state, command, rules)), directory)
+        events: list[Record] = address_new(list(request_cycle.decide(state, command, rules)), directory, state)
         if (command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state)
                 and not request_cycle.is_redelivered(state, command)):
             events += rating_decisions.decide_portal_rating(state, command)

@@ -206,3 +206,16 @@ def test_lone_surrogates_in_a_body_become_replacement_characters():
     event = normalise(envelope, Position("okdesk.events", 0, 1))
     assert event.title == "? bad"
     assert encode(event)
+
+
+def test_a_request_is_addressed_from_the_links_copy_and_emitted_again_as_the_issue_knows_it():
+    """The issue's side addresses a new request from the worker's copy of the links; when its
+    trigger is processed again (a restarted worker, whose copy may not have caught up yet), the
+    request goes out as the issue already knows it, not as an empty copy says."""
+    trigger = ev(Kind.STATUS_CHANGED, "resolved", "opened")
+    state, out = issue_decider.run(None, trigger, RULES, lambda contact: (555, 555) if contact == "95" else None)
+    [first] = requests(out)
+    assert (first.deliverable, first.recipient_user_id, first.event_id) == (True, 555, f"{first.request_id}/addressed/555")
+    _, again = issue_decider.run(state, trigger, RULES, lambda contact: None)  # a copy that knows nothing yet
+    [second] = requests(again)
+    assert (second.request_id, second.deliverable, second.recipient_user_id) == (first.request_id, True, 555)
