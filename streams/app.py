@@ -40,7 +40,6 @@ class StatsBatching(NamedTuple):
 
 
 LIVE_STATS_BATCHING = StatsBatching(max_events=1000, every_s=0.1)
-REFOLD_STATS_BATCHING = StatsBatching(max_events=10_000, every_s=2.0)
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,12 @@ class StreamsConfig:
     # How soon the app notices topics that appear (Faust's default is minutes; tests use 1 s).
     metadata_max_age_ms: int = 30_000
     # A reprocess reads the live raw topics (this prefix) and writes under settings.topic_prefix;
-    # a statistics rebuild reads the live decision topics (`source_topics`) the same way.
+    # a statistics-only application can read decision topics (`source_topics`) the same way.
     source_prefix: str | None = None
     source_topics: tuple[TopicSpec, ...] | None = None  # None: the raw inputs
-    agents: tuple[str, ...] | None = None  # None: every agent; ("stats",) for a statistics rebuild
-    # The statistics' fan-out sends a batch when it holds this many events or this often. Live:
-    # figures a tenth of a second behind. A refold has no reader waiting: bigger batches mean far
-    # fewer messages for the folds (each batch sends one message per dimension it touches).
+    agents: tuple[str, ...] | None = None  # None: every agent; ("stats",): the statistics alone
+    # The statistics' fan-out sends a batch when it holds this many events or this often:
+    # figures a tenth of a second behind (each batch sends one message per dimension it touches).
     stats_batching: StatsBatching = LIVE_STATS_BATCHING
     # faust-streaming 0.15's repaired Cython fast paths of the stream iterator (off in Faust by
     # default); `bench streams` measures the gain, the suite and `make chaos` run with it.

@@ -41,7 +41,6 @@ class LinkDirectory:
         self._caught_up = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.records = 0
 
     def recipient(self, contact_id: str | None) -> Recipient | None:
         return self._links.get(contact_id) if contact_id else None
@@ -91,7 +90,6 @@ class LinkDirectory:
                     positions[message.partition()] = message.offset() + 1
                     try:
                         self.apply(decode(message.value(), (ContactLink,)))
-                        self.records += 1
                     except DecodeError:
                         continue  # the contacts' side dead-letters it
                 if not self._caught_up.is_set() and all(positions[p] >= ends[p] for p in parts):

@@ -71,8 +71,7 @@ class Outputs:
     """One per worker. `emit(stream, event, outputs)` from the agents; `drain()` before Faust waits
     for in-flight events (a rebalance, a shutdown); `start()`/`stop()` with the app."""
 
-    def __init__(self, bootstrap: str, *, crash: Callable[[BaseException], Awaitable[None]],
-                 on_delivered: Callable[[str, int, int, bytes], None] | None = None, **config: Any):
+    def __init__(self, bootstrap: str, *, crash: Callable[[BaseException], Awaitable[None]], **config: Any):
         self._producer = Producer(producer_config(
             bootstrap,
             # A few milliseconds of batching: one produce request per batch, not per message.
@@ -84,7 +83,6 @@ class Outputs:
         self._streams: dict[Any, Any] = {}  # tp -> the stream that acks its events
         self._poller: asyncio.Task | None = None
         self._stopping = False
-        self.delivered = 0
 
     async def start(self) -> None:
         if self._poller is None:
@@ -100,7 +98,6 @@ class Outputs:
     def produce(self, topic: str, key: bytes | None, value: bytes, waiting: Waiting | None = None,
                 then: Callable[[], None] | None = None) -> None:
         def delivered(err: KafkaError | None, _msg: Any) -> None:
-            self.delivered += 1
             if waiting is None:
                 return
             waiting.outstanding -= 1
