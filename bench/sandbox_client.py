@@ -54,6 +54,11 @@ class SandboxClient:
         data = await self._ok("POST", f"{self.okdesk}/_sandbox/issues/{issue_id}/status", {"status": status}, timeout=30)
         return data["deliveries"]
 
+    async def webhooks_down(self, down: bool) -> None:
+        """The ingest unreachable for Okdesk (or reachable again): deliveries fail, and Okdesk
+        retries none of them."""
+        await self._ok("POST", f"{self.okdesk}/_sandbox/webhooks/down", {"down": down})
+
     async def chat(self, chat_id: int) -> dict[str, Any] | None:
         status, data = await self._json("GET", f"{self.telegram}/_sandbox/chats/{chat_id}")
         return data if status == 200 else None

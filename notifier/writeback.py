@@ -113,27 +113,34 @@ class Writeback:
         self.backoff_cap = backoff_cap
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task] = {}
+        self._accepting: set[str] = set()  # keys whose intent is being recorded
 
     async def accept(self, rec: RatingRecorded | ReasonRecorded) -> None:
         """Records the intents of a recorded rating's writes and schedules them; returns as soon
         as the intents are stored (the decision's offset may then be committed)."""
         for write in okdesk_writes(rec, self.texts, timezone=self.timezone, native_rate=self.native_rate):
-            if write.key in self._tasks:
+            if write.key in self._tasks or write.key in self._accepting:
                 continue
             plan = decide.okdesk_plan(self.log.get(write.key))
             if plan == "skip":
                 continue
-            if plan == "do":
-                await self.recorder.intent(key=write.key, kind=write.kind, issue_id=write.issue_id,
-                                           request_id=write.request_id, attempt=1, details=write.details)
-            self._schedule(write, reconcile_first=plan == "redo_after_crash")
+            # Claimed before the first await: a copy of the same decision (a redelivery, read in the
+            # same batch) is accepted concurrently and would otherwise write a second time.
+            self._accepting.add(write.key)
+            try:
+                if plan == "do":
+                    await self.recorder.intent(key=write.key, kind=write.kind, issue_id=write.issue_id,
+                                               request_id=write.request_id, attempt=1, details=write.details)
+                self._schedule(write, reconcile_first=plan == "redo_after_crash")
+            finally:
+                self._accepting.discard(write.key)
 
     def resume_pending(self) -> int:
         """Schedules every write the log shows as intended and not finished (after a restart)."""
         count = 0
         for entry in self.log.pending("okdesk."):
             write = write_of(entry)
-            if write is not None and write.key not in self._tasks:
+            if write is not None and write.key not in self._tasks and write.key not in self._accepting:
                 self._schedule(write, reconcile_first=True)
                 count += 1
         if count:

@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from okrate.redact import mask_url
 
 
@@ -18,6 +20,22 @@ class RedactingFilter(logging.Filter):
         masked = mask_url(message)
         if masked != message:
             record.msg, record.args = masked, None
+        return True
+
+
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs every malformed request a client sends (a scanner, a fuzzer, a broken proxy)
+    as an ERROR with a traceback; it is the client's fault, answered 400 already: one WARNING line
+    says it, without the traceback, the request's bytes cut short."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            what = " ".join(f"{exc.code} {exc.message}".split())[:200]
+            record.msg, record.args = "malformed HTTP request from %s: %s", (remote, what)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
         return True
 
 
@@ -36,6 +54,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MalformedRequestFilter())
     handler.addFilter(RedactingFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

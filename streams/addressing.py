@@ -9,7 +9,8 @@ open: this side proposes, it never closes a rated request by itself.
 The issue's side addresses a new request itself, from the worker's copy of the links
 (`streams.link_directory`), and tells this side what it did; this side, ordered with the links of
 its contact, corrects only what that copy got wrong (a link a moment before the webhook, before the
-copy caught up), so a resolving webhook needs no hop through here on its way to the client.
+copy caught up: re-addressed; an unlink the copy had not read: closed for the user it went to), so
+a resolving webhook needs no hop through here on its way to the client.
 """
 
 from __future__ import annotations
@@ -75,12 +76,25 @@ def _live(state: ContactState, now: datetime, rules: Rules) -> tuple[KnownReques
     return tuple(k for k in state.requests if k.request.requested_at + rules.expiry > now)
 
 
+def unlinked_closing(request: RatingRequested, user_id: int, at: datetime, cause: str) -> RatingClosed:
+    return RatingClosed(
+        event_id=f"{request.request_id}/closed", request_id=request.request_id, issue_id=request.issue_id,
+        reason="unlinked", closed_at=at, cause_event_id=cause, recipient_user_id=user_id, recipient_chat_id=user_id,
+    )
+
+
 def decide(state: ContactState | None, command: Command, rules: Rules) -> list[Record]:
     if isinstance(command, RatingRequested):
         proposal = addressed(command, state, command.requested_at)
         if command.addressed_at is not None and (proposal.recipient_user_id, proposal.recipient_chat_id) == (
                 command.recipient_user_id, command.recipient_chat_id):
             return []  # the issue's side addressed it as this side would: nothing to correct
+        if command.addressed_at is not None and command.recipient_user_id is not None:
+            # The copy addressed a user this contact is no longer linked to (an unlink it had not
+            # read yet): the message may be out already. Closed for that user, as an unlink right
+            # after the request would have closed it.
+            link = f"link/{command.contact_id}/{state.link_state if state is not None else 'none'}"
+            return [unlinked_closing(command, command.recipient_user_id, command.requested_at, link)]
         return [proposal]
     if not isinstance(command, ContactLink) or state is None:
         return []
@@ -91,15 +105,9 @@ def decide(state: ContactState | None, command: Command, rules: Rules) -> list[R
         return [addressed(k.request, linked, command.changed_at)
                 for k in live if k.recipient_user_id != command.telegram_user_id]
     if command.state in (LinkState.UNLINKED, LinkState.FORGOTTEN):
-        return [
-            RatingClosed(
-                event_id=f"{k.request.request_id}/closed", request_id=k.request.request_id,
-                issue_id=k.request.issue_id, reason="unlinked", closed_at=command.changed_at,
-                cause_event_id=f"link/{command.contact_id}/{command.state}",
-                recipient_user_id=k.recipient_user_id, recipient_chat_id=k.recipient_user_id,
-            )
-            for k in live if k.recipient_user_id is not None
-        ]
+        cause = f"link/{command.contact_id}/{command.state}"
+        return [unlinked_closing(k.request, k.recipient_user_id, command.changed_at, cause)
+                for k in live if k.recipient_user_id is not None]
     return []
 
 

@@ -6,9 +6,11 @@ cycle's open request; a final status again is a new cycle. `decide` says what fo
 issue event; `evolve` folds events (inputs and decisions alike) into the issue's state.
 
 A sweep's observation (`observed`: the API showed the issue in a final status) is an update that
-can only start a cycle where no webhook already did: an issue never seen, or seen non-final since
-before it was read; an issue already final starts one only if the observed `completed_at` is
-later than the resolution okrate knows (its reopen and resolution webhooks both lost). Observing
+can only start a cycle where no webhook already did: an issue never seen, seen non-final since
+before it was read, or seen final only by webhooks from one final status to another (its
+resolution webhook lost, its closing seen); an issue whose resolution okrate saw starts one only if
+the observed `completed_at` is later than that resolution's (its reopen and resolution webhooks
+both lost). Observing
 the same resolution again, every sweep, changes nothing.
 """
 
@@ -78,6 +80,10 @@ def _observation(state: IssueState | None, event: IssueEvent, rules: Rules) -> T
         return Transition.NONE  # the sweep asks for final statuses; an observation never reopens
     if state is None or state.status_code is None:
         return Transition.INTO_FINAL  # never seen: its resolution webhook was lost
+    if state.cycle == 0 and rules.is_final(state.status_code):
+        # Seen final, but only by webhooks that moved it from one final status to another (a
+        # closing, a repeat): the resolution itself was never seen, nor asked about.
+        return Transition.INTO_FINAL
     observed, known = event.completed_at, state.resolved_at
     if observed is not None and known is not None and observed <= known:
         return Transition.NONE  # the resolution okrate already knows (or an older one)

@@ -3,7 +3,8 @@
 1. every webhook the ingest answered 200 is in `okdesk.events` (and every press the Bot API
    stand-in accepted is in `telegram.updates`, and got a decision);
 2. every deliverable request reached its chat, none twice beyond the `possible_duplicate`
-   outcomes on `notifier.outcomes`;
+   outcomes on `notifier.outcomes`; every resolution was asked about exactly once, those whose
+   webhook the outage dropped too (found by the sweep);
 3. every recorded rating has exactly one Okdesk comment (by its marker) and the issue its rate;
 4. the live statistics equal a refold of the decision topics (`--rebuild-stats`);
 5. the two live streams workers decided what one worker decides from the same raw topics.
@@ -48,6 +49,7 @@ from schemas.topics import (
 )
 from streams.stats.batch import items_of
 from streams.stats.fold import fold, is_folded, split_position
+from tests.chaos.load import Seeded
 
 OKDESK_RATES = {1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"}
 SEND_REQUEST = "telegram.send_request"
@@ -177,6 +179,38 @@ def requests_delivered(bootstrap: str, settings: Settings, sends: list[dict[str,
     check.fail("deliverable requests never sent to their chat", undelivered)
     check.fail("requests sent more often than counted as possible duplicates", twice)
     check.fail("request messages in a chat that is not the recipient's", wrong_chat)
+    return check
+
+
+def each_resolution_asked_once(bootstrap: str, settings: Settings, seeded: Seeded,
+                               lost: list[tuple[int, str]], retried: set[int]) -> Check:
+    """One request per resolution: an issue resolved once, one request id; one reopened and
+    resolved again, two (or one, where a webhook of its first resolution was lost or came again
+    as final → final, and the sweep read the issue only after it was resolved the second time:
+    the sweep sees an issue as it is, not what it went through)."""
+    check = Check("each resolution asked once")
+    asked: dict[str, set[str]] = {}
+    for r in records(bootstrap, RATING_REQUESTED.full_name(settings), (RatingRequested,)):
+        if isinstance(r, RatingRequested):
+            asked.setdefault(str(r.issue_id), set()).add(r.request_id)
+    lost_issues = {issue for issue, _status in lost}
+    lost_resolved = {issue for issue, status in lost if status == "completed"}
+    wrong = []
+    for issue in seeded.issue_contact:
+        n = len(asked.get(str(issue), ()))
+        if issue in seeded.reopened:
+            allowed = {1, 2} if issue in lost_issues or issue in retried else {2}
+        else:
+            allowed = {1}
+        if n not in allowed:
+            wrong.append(f"issue {issue}: {n} request ids" + (" (a webhook lost in the outage)" if issue in lost_issues else ""))
+    check.counts.update({
+        "issues": len(seeded.issue_contact),
+        "issues with a request": sum(1 for i in seeded.issue_contact if asked.get(str(i))),
+        "resolutions whose webhook the outage dropped": len(lost_resolved),
+        "of those, asked about": sum(1 for i in lost_resolved if asked.get(str(i))),
+    })
+    check.fail("issues asked about other than once per resolution", wrong)
     return check
 
 

@@ -1,6 +1,8 @@
-"""The faults, in turn, during the load: `kill -9` of the ingest, of the (supervised) streams
-worker and of the notifier, each restarted by `okrate run`'s supervisor, then a restart of the
-broker on the same data dir (the services must find it again by themselves)."""
+"""The faults, in turn, during the load: the ingest unreachable for Okdesk for a while (its
+deliveries fail and are never sent again: only the sweep can find those resolutions), `kill -9`
+of the ingest, of the (supervised) streams worker and of the notifier, each restarted by `okrate
+run`'s supervisor, then a restart of the broker on the same data dir (the services must find it
+again by themselves)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.okrate_run import OkrateRun
+from bench.sandbox_client import SandboxClient
 
 KILLED = ("ingest", "streams", "notifier")
 
@@ -27,8 +30,20 @@ class FaultLog:
     errors: list[str] = field(default_factory=list)
 
 
-async def inject(run: OkrateRun, began: float, gap_s: float, record: FaultLog) -> None:
+async def inject(run: OkrateRun, sandbox: SandboxClient, began: float, gap_s: float, outage_s: float,
+                 record: FaultLog) -> None:
     """Each fault `gap_s` after the previous one recovered."""
+    await asyncio.sleep(gap_s)
+    t = time.monotonic()
+    try:
+        await sandbox.webhooks_down(True)
+        await asyncio.sleep(outage_s)
+    except Exception as exc:
+        record.errors.append(f"ingest unreachable: {type(exc).__name__}: {exc}")
+    finally:
+        await sandbox.webhooks_down(False)
+    record.events.append(FaultEvent("ingest unreachable", t - began, time.monotonic() - t,
+                                    f"{outage_s:g} s of webhooks Okdesk could not deliver, until {time.strftime('%H:%M:%S')}"))
     for name in KILLED:
         await asyncio.sleep(gap_s)
         try:

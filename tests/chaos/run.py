@@ -5,8 +5,10 @@ nothing moves any more, the checks (tests/chaos/checks.py); the counts are print
 and the exit status is 1 on any loss.
 
 Knobs (environment): CHAOS_ISSUES (1500), CHAOS_RATE (15 resolutions/s), CHAOS_PRESS_SHARE
-(0.7), CHAOS_FAULT_GAP (15 s between a recovery and the next fault), CHAOS_KEEP=1 keeps the
-scratch folder (logs, broker data) for a post-mortem.
+(0.7), CHAOS_FAULT_GAP (15 s between a recovery and the next fault), CHAOS_OUTAGE (8 s of the
+ingest unreachable), CHAOS_SWEEP_EVERY (30s: the sweep that finds the outage's resolutions; longer
+than QUIET_S, since each sweep records its position), CHAOS_KEEP=1 keeps the scratch folder (logs,
+broker data) for a post-mortem.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ from schemas.topics import (
 )
 from tests.chaos import checks
 from tests.chaos.faults import FaultLog, inject
-from tests.chaos.load import LoadLog, Plan, Presser, Resolver, seed
+from tests.chaos.load import LoadLog, Plan, Presser, Resolver, Seeded, seed
 
 QUIET_S = 20.0  # nothing moved for this long, and every group caught up: settled
 STALLED_S = 60.0  # nothing moved for this long, but a group has not caught up: stalled
 SETTLE_TIMEOUT_S = float(os.environ.get("CHAOS_SETTLE_TIMEOUT", "300"))
+OUTAGE_S = float(os.environ.get("CHAOS_OUTAGE", "8"))
+SWEEP_EVERY = os.environ.get("CHAOS_SWEEP_EVERY", "30s")
 
 
 def _say(message: str) -> None:
@@ -60,6 +64,7 @@ def _say(message: str) -> None:
 class Observed:
     load: LoadLog
     faults: FaultLog
+    seeded: Seeded = field(default_factory=Seeded)
     load_seconds: float = 0.0
     settle_seconds: float = 0.0
     settled: bool = False
@@ -123,7 +128,7 @@ async def _chaos(run: OkrateRun, settings: Settings, plan: Plan, gap: float) -> 
     observed = Observed(LoadLog(), FaultLog())
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
         sandbox = SandboxClient(http, run.okdesk, run.telegram)
-        seeded = await seed(sandbox, plan)
+        seeded = observed.seeded = await seed(sandbox, plan)
         from okrate.links import Links, link_record
 
         links = [link_record(str(c), "linked", "import", u) for c, u in seeded.linked.items()]
@@ -134,7 +139,7 @@ async def _chaos(run: OkrateRun, settings: Settings, plan: Plan, gap: float) -> 
         resolver = Resolver(sandbox, plan, seeded, observed.load)
         began = time.monotonic()
         pressing = asyncio.create_task(presser.run())
-        faults = asyncio.create_task(inject(run, began, gap, observed.faults))
+        faults = asyncio.create_task(inject(run, sandbox, began, gap, OUTAGE_S, observed.faults))
         await resolver.run()
         observed.load_seconds = time.monotonic() - began
         _say(f"all issues resolved in {observed.load_seconds:.0f}s; waiting for the faults to end")
@@ -170,6 +175,7 @@ def summary(observed: Observed, results: list[checks.Check], seconds: float) -> 
         ("load", "status changes", str(load.status_changes)),
         ("load", "webhook posts (retries)", f"{load.webhook_attempts} ({load.webhook_retries})"),
         ("load", "webhooks given up", str(len(load.webhook_given_up))),
+        ("load", "webhooks lost in the outage (never sent again)", str(len(load.webhooks_lost))),
         ("load", "presses accepted / refused / double", f"{len(load.press_updates)} / {load.press_refused} / {load.double_presses}"),
         ("load", "requests pressed", str(len(load.pressed))),
         ("faults", "injected / errors", f"{len(observed.faults.events)} / {len(observed.faults.errors)}"),
@@ -196,7 +202,7 @@ def main() -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, terminated)
-    run = OkrateRun(workdir, log=_say)
+    run = OkrateRun(workdir, log=_say, extra_env={"OKDESK_SWEEP_EVERY": SWEEP_EVERY})
     results: list[checks.Check] = []
     observed: Observed | None = None
     try:
@@ -211,6 +217,9 @@ def main() -> int:
         for name, job in (
             ("accepted", lambda: checks.accepted_is_stored(run.bootstrap, settings, observed.deliveries, observed.load.press_updates)),
             ("delivered", lambda: checks.requests_delivered(run.bootstrap, settings, observed.sends)),
+            ("asked once", lambda: checks.each_resolution_asked_once(run.bootstrap, settings, observed.seeded,
+                                                                     observed.load.webhooks_lost,
+                                                                     observed.load.retried_issues)),
             ("written back", lambda: checks.ratings_written_back(run.bootstrap, settings, observed.issues)),
             ("stats", lambda: checks.stats_equal_refold(run.bootstrap, settings)),
             ("reprocess", lambda: checks.one_worker_agrees(run.bootstrap, settings, "chaos-reprocess-", workdir / "reprocess")),

@@ -14,7 +14,8 @@ webhook secret and a Telegram webhook secret set. Then, from a seed (`FUZZ_SEED`
 Afterwards, once nothing moves: every answer in {200, 400, 401, 405, 408, 413} (503 never: the
 broker stays up); every 200 stored once, byte for byte; nothing stored for a refusal; no service
 restarted; every consumer group caught up (lag 0); no rating recorded and no Okdesk write (no
-input was a genuine press); no secret in any log line. Figures: inputs per kind, answers by
+input was a genuine press); every stored webhook and press ended as a decision or a dead letter
+naming its position; no secret and no traceback in any log line. Figures: inputs per kind, answers by
 status, dead letters by reason, time, and time per 1,000 inputs. Exit 1 on any finding.
 
 Scale: `FUZZ_SCALE` (1.0: 100,000 HTTP requests and 20,000 updates; CI uses a fraction),
@@ -47,14 +48,18 @@ from okrate.settings import load_settings
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     DeadLetter,
+    IssueEvent,
     OkdeskWebhookEnvelope,
+    RatingReceived,
     RatingRecorded,
+    ReasonGiven,
     SideEffectIntent,
     TelegramUpdateEnvelope,
 )
 from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,
+    ISSUE_EVENTS,
     NOTIFIER_OUTCOMES,
     OKDESK_EVENTS,
     RATING_RECEIVED,
@@ -247,6 +252,80 @@ def _records(bootstrap: str, topic: str) -> list:
     return out
 
 
+def _positioned(bootstrap: str, topic: str, kind: type) -> list[tuple[int, int, object]]:
+    out = []
+    for message in read_topic(bootstrap, topic):
+        try:
+            record = decode(message.value, (kind,))
+        except DecodeError:
+            continue
+        out.append((message.partition, message.offset, record))
+    return out
+
+
+def _fates(bootstrap: str, settings, dead: list[DeadLetter], tally: Tally) -> Counter:
+    """Every stored input ended somewhere: a webhook as an issue event (or, about another entity
+    than an issue, ignored as normalising says) or a dead letter naming its position; a press as a
+    claim in `rating.received` or a dead letter. Updates that are no press are the notifier's
+    conversations, which answer and record nothing per update: not counted here."""
+    raw_topic, updates_topic = OKDESK_EVENTS.full_name(settings), TELEGRAM_UPDATES.full_name(settings)
+    letters = {(d.source_topic, d.source_partition, d.source_offset) for d in dead}
+    normalised = {(e.source_partition, e.source_offset)
+                  for _p, _o, e in _positioned(bootstrap, ISSUE_EVENTS.full_name(settings), IssueEvent)
+                  if isinstance(e, IssueEvent) and e.source_topic in (raw_topic, OKDESK_EVENTS.name)}
+    fates: Counter = Counter()
+    lost: list[str] = []
+    for partition, offset, envelope in _positioned(bootstrap, raw_topic, OkdeskWebhookEnvelope):
+        if (partition, offset) in normalised:
+            fates["webhook → issue event"] += 1
+        elif (raw_topic, partition, offset) in letters:
+            fates["webhook → dead letter"] += 1
+        elif _ignored(envelope, raw_topic, partition, offset):
+            fates["webhook → ignored (not about an issue)"] += 1
+        else:
+            lost.append(f"{raw_topic}/{partition}/{offset}")
+    claimed = {r.update_id for r in records_of(bootstrap, RATING_RECEIVED.full_name(settings))
+               if isinstance(r, RatingReceived | ReasonGiven)}
+    for partition, offset, envelope in _positioned(bootstrap, updates_topic, TelegramUpdateEnvelope):
+        if not isinstance(envelope, TelegramUpdateEnvelope) or envelope.kind != "callback_query":
+            continue
+        if envelope.update_id in claimed:
+            fates["press → claim"] += 1
+        elif (updates_topic, partition, offset) in letters:
+            fates["press → dead letter"] += 1
+        elif _conversation(envelope):
+            fates["press → the notifier's conversation"] += 1
+        else:
+            lost.append(f"{updates_topic}/{partition}/{offset} (update {envelope.update_id})")
+    if lost:
+        tally.findings.append(f"{len(lost)} stored inputs ended neither as a decision nor as a dead letter, "
+                              f"e.g. {', '.join(lost[:5])}")
+    return fates
+
+
+def _ignored(envelope: OkdeskWebhookEnvelope, topic: str, partition: int, offset: int) -> bool:
+    from streams.normalise import NotUnderstood, Position, normalise
+
+    try:
+        return normalise(envelope, Position(topic, partition, offset)) is None
+    except NotUnderstood:
+        return False
+
+
+def _conversation(envelope: TelegramUpdateEnvelope) -> bool:
+    from schemas.callback_data import is_conversation
+
+    try:
+        data = json.loads(envelope.body)["callback_query"]["data"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(data, str) and is_conversation(data)
+
+
+def records_of(bootstrap: str, topic: str) -> list:
+    return [r for r in _records(bootstrap, topic) if r is not None]
+
+
 def check(run: OkrateRun, settings, tally: Tally, secrets: list[str], workdir: Path,
           drill_began_at: int) -> dict[str, Counter]:
     figures: dict[str, Counter] = {}
@@ -268,6 +347,7 @@ def check(run: OkrateRun, settings, tally: Tally, secrets: list[str], workdir: P
                                  "telegram.updates (polled)": sum(1 for r in updates if r.source != "webhook")})
     dead = [r for r in _records(run.bootstrap, DEADLETTER.full_name(settings)) if isinstance(r, DeadLetter)]
     figures["dead letters by reason"] = Counter(f"{d.consumer or d.source_topic}: {d.reason[:60]}" for d in dead)
+    figures["what each stored input became"] = _fates(run.bootstrap, settings, dead, tally)
     recorded = [r for r in _records(run.bootstrap, RATING_RECORDED.full_name(settings)) if isinstance(r, RatingRecorded)]
     fuzzers = set(FUZZ_USERS)
     wrong = [r for r in recorded if r.from_user_id in fuzzers]
@@ -283,6 +363,10 @@ def check(run: OkrateRun, settings, tally: Tally, secrets: list[str], workdir: P
     for secret in secrets:
         if secret and secret in log_text:
             tally.findings.append(f"a secret ({secret[:4]}…) appears in a log")
+    tracebacks = [n for n, line in enumerate(log_text.splitlines()) if line.startswith("Traceback")]
+    if tracebacks:  # hostile input is the client's fault: answered and logged in a line, never a crash report
+        lines = log_text.splitlines()
+        tally.findings.append(f"{len(tracebacks)} tracebacks in the logs, e.g. {' | '.join(lines[tracebacks[0] - 1:tracebacks[0] + 12])[:1500]}")
     during = run.run_log.read_bytes()[drill_began_at:].decode(errors="replace")
     exits = [line for line in during.splitlines() if "exited with" in line]
     if exits:

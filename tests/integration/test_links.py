@@ -56,7 +56,7 @@ async def test_link_add_import_remove_and_list(settings_for, kafka_bootstrap, da
 
         # The worker's copy of the links has the removal too (it follows `contact.links` on its
         # own: a request made in the moment before it does goes out addressed, and the contacts'
-        # side then corrects it to undeliverable; README, known limits).
+        # side then closes it for that user, its message edited; README, known limits).
         for _ in range(120):
             if app.links.recipient("95") is None:
                 break

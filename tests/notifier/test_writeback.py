@@ -145,3 +145,24 @@ async def test_sigkill_between_the_okdesk_call_and_the_outcome_is_reconciled(
     assert final["okdesk.comment"].status == "ok"
     assert final["okdesk.comment"].details.get("reconciled") == "true"
     assert final["okdesk.comment"].okdesk_comment_id == str(state.comments_of(issue.id)[0].id)
+
+
+async def test_a_decision_read_twice_in_one_batch_is_written_once(kafka_bootstrap, nsettings, feed, okdesk):
+    """A redelivered decision (the streams re-emit after a restart) whose two copies the notifier
+    reads together: both are accepted at once, and Okdesk still gets one comment and one rate."""
+    settings = nsettings()
+    issue = okdesk.state.add_issue("Копия решения", status="completed")
+    req = request(issue.id, user=703)
+    decision = recorded(req, 1, message_id=None)
+    feed(settings).decided(decision)
+    feed(settings).decided(decision)  # both on the topic before the notifier reads it: one poll
+    async with running_notifier(settings, kafka_bootstrap):
+        _final_outcomes, records = await _final(kafka_bootstrap, settings)
+        await asyncio.sleep(1.0)  # a second write, had it been scheduled, would land meanwhile
+        records = await outcomes_async(kafka_bootstrap, settings)
+    assert len(okdesk.state.comments_of(issue.id)) == 1
+    assert okdesk.state.issues[issue.id].rate == "bad"
+    intents = [r for r in records if isinstance(r, SideEffectIntent) and r.kind.startswith("okdesk.")]
+    assert sorted(i.kind for i in intents) == ["okdesk.comment", "okdesk.rate"]
+    outcomes = [r for r in records if isinstance(r, SideEffectOutcome) and r.kind.startswith("okdesk.")]
+    assert sorted((o.kind, o.status) for o in outcomes) == [("okdesk.comment", "ok"), ("okdesk.rate", "ok")]

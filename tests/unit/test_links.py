@@ -119,8 +119,17 @@ def test_a_copy_that_had_not_caught_up_with_a_link_is_corrected_with_the_same_re
     assert corrected.event_id == "1.0.1/addressed/555"  # the id the copy would have given it
 
 
-def test_a_copy_that_had_not_caught_up_with_an_unlink_is_corrected_to_undeliverable():
+def test_a_copy_that_had_not_caught_up_with_an_unlink_closes_the_request_for_that_user():
+    copy_said = addressing.addressed_to(request(), 555, 555, T0)  # its message may be out already
+    state, out = play([link("linked", 555), link("unlinked", at=T0), copy_said])
+    [closing] = out
+    assert (type(closing), closing.request_id, closing.reason, closing.recipient_user_id) == (
+        RatingClosed, "1.0.1", "unlinked", 555)
+    _, out = play([link("linked", 556, T0 + timedelta(minutes=1))], state)
+    assert out == []  # as after an unlink that followed the request: a later link starts afresh
+
+
+def test_a_copy_that_had_not_caught_up_with_a_relink_closes_for_the_old_user():
     copy_said = addressing.addressed_to(request(), 555, 555, T0)
-    _, out = play([link("linked", 555), link("unlinked", at=T0), copy_said])
-    [corrected] = out
-    assert not corrected.deliverable and corrected.recipient_user_id is None
+    _, out = play([link("linked", 555), link("unlinked", at=T0), link("linked", 556, T0), copy_said])
+    assert [(type(e), e.recipient_user_id) for e in out] == [(RatingClosed, 555)]

@@ -50,6 +50,16 @@ def test_observations_ask_only_where_no_webhook_did(story, asked):
     assert len(requests(out)) == asked and not closes(out)
 
 
+@pytest.mark.parametrize("before", [
+    ev(Kind.STATUS_CHANGED, "closed", "completed"),  # the closing seen, the resolution lost
+    ev(Kind.STATUS_CHANGED, "completed", "completed"),  # a repeat of the final status, nothing else
+])
+def test_seen_final_only_from_one_final_status_to_another_the_observation_asks_once(before):
+    state, out = play([before, seen(before.new_status_code, offset=10), seen(before.new_status_code, offset=11)])
+    [request] = requests(out)
+    assert request.trigger_origin == "sweep" and state.cycle == 1 and not closes(out)
+
+
 def test_reopened_seen_and_resolved_again_lost_is_a_new_cycle():
     reopen = ev(Kind.STATUS_CHANGED, "opened", "completed", offset=10)
     _, out = play([resolved(offset=5), reopen, seen(completed=DONE + timedelta(hours=1), offset=20)])
