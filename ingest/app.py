@@ -116,6 +116,8 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Respon
         return _error(413, f"the body is larger than {max_bytes} bytes")
     except TimeoutError:
         return _error(408, "the body arrived too slowly")
+    except ConnectionResetError:  # the client went away mid-body: nothing to store, nobody to answer
+        return _error(400, "the connection closed before the whole body arrived")
 
 
 async def _append(request: web.Request, topic: str, key: bytes, value: bytes, kind: str,

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Dispatcher, F
 from aiogram.filters import Filter
 from aiogram.types import Update
+from pydantic import ValidationError
 
 from ingest.publisher import KafkaPublisher
 from notifier import decide, render
@@ -227,6 +228,10 @@ class ConversationRunner:
         try:
             parsed = Update.model_validate(update, context={"bot": self.bot})
             await self.dispatcher.feed_update(self.bot, parsed, conv=conv)
+        except ValidationError as exc:  # not an update Telegram sends (forged through the webhook)
+            first = exc.errors()[0] if exc.errors() else {}
+            log.warning("conversation: update %s of chat %s is not a Telegram update (%s: %s): ignored",
+                        envelope.update_id, chat, ".".join(map(str, first.get("loc", ()))), first.get("msg", exc))
         except Exception:
             log.exception("conversation: update %s of chat %s failed", envelope.update_id, chat)
         self.handled += 1

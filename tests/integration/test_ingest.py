@@ -9,9 +9,10 @@ import hmac
 import json
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from ingest.app import create_app
+from ingest.app import METRICS, create_app
 from ingest.publisher import KafkaPublisher
 from schemas.codec import decode
 from schemas.records.raw import OkdeskWebhookEnvelope, TelegramUpdateEnvelope
@@ -111,6 +112,52 @@ async def test_non_ascii_bytes_in_a_header_are_401_not_500(ingest):
     status_line = await reader.readline()
     writer.close()
     assert b" 401 " in status_line
+
+
+async def test_a_client_gone_mid_body_is_refused_without_a_traceback(settings_for, kafka_bootstrap, caplog):
+    # Served as `okrate ingest` serves it (aiohttp's test server cancels the handler instead).
+    settings = settings_for(webhook_secret=SECRET)
+    publisher = KafkaPublisher(kafka_bootstrap)
+    app = create_app(settings, publisher)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    rejected = app[METRICS].requests.labels("okdesk", "rejected")
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /okdesk-webhook?token=" + SECRET.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: " + str(len(SEED_BODY)).encode() + b"\r\n\r\n" + SEED_BODY[:20])
+        await writer.drain()
+        for _ in range(200):  # until the handler waits for the rest of the body
+            if _awaiting("_read_body"):
+                break
+            await asyncio.sleep(0.05)
+        assert _awaiting("_read_body")
+        writer.close()  # the rest never comes
+        await writer.wait_closed()
+        for _ in range(100):
+            if rejected._value.get() == 1 or any(r.exc_info for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.cleanup()
+        await publisher.close()
+    assert not [r.getMessage() for r in caplog.records if r.exc_info], "a traceback for a client that went away"
+    assert rejected._value.get() == 1
+    assert await asyncio.to_thread(count_messages, kafka_bootstrap, OKDESK_EVENTS.full_name(settings)) == 0
+
+
+def _awaiting(function: str) -> bool:
+    """Whether a task of this loop is suspended inside `function` (its chain of awaits)."""
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        while coro is not None and hasattr(coro, "cr_code"):
+            if coro.cr_code.co_name == function:
+                return True
+            coro = coro.cr_await
+    return False
 
 
 @pytest.mark.parametrize(("body", "status"), [
