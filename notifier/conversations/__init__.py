@@ -221,8 +221,11 @@ class ConversationRunner:
         if current is not None and int(current.data.get("last_update", "-1")) >= envelope.update_id:
             return []  # handled before a crash or a restart: its answers are in the outcome log
         kind = envelope.kind or ""
-        sender_info = (update.get(kind) or {}).get("from") or {}
+        body = update.get(kind)
+        sender_info = body.get("from") if isinstance(body, dict) else None
         language = sender_info.get("language_code") if isinstance(sender_info, dict) else None
+        if not (isinstance(language, str) and 0 < len(language) <= 35):  # an IETF tag, or a forgery
+            language = None
         conv = Conversation(self.services, envelope.update_id, chat, user,
                             language or (current.data.get("lang") if current else None), envelope.received_at)
         try:

@@ -93,7 +93,9 @@ def webhook_request(rng: random.Random, path: str, secret: str, max_bytes: int) 
     dialect = rng.choice(["seed", "okdesk"])
     issue = rng.choice([rng.randrange(1, 10**6), rng.randrange(1, 50)])
     base = build_webhook(dialect, issue, rng.choice(["resolved", "completed", "opened", "closed", "x"]), "opened",
-                         rng.choice([95, 96, None]), 147, title=rng.choice(ODD_TEXT))
+                         # Contact 95 is the sandbox's linked client: its requests reach one chat,
+                         # which Telegram paces at one message a second; most go to nobody's.
+                         rng.choices([95, 96, None], [2, 49, 49])[0], 147, title=rng.choice(ODD_TEXT))
     kind = rng.choices(["genuine", "mutated", "raw-bytes", "json-other", "oversized", "numbers-as-strings"],
                        [10, 50, 10, 10, 5, 15])[0]
     if kind == "genuine":

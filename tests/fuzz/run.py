@@ -416,10 +416,11 @@ def main() -> int:
         sending = time.monotonic() - t
         _say(f"sent in {sending:.0f}s ({1000 * sending / total:.2f}s per 1,000); waiting for every group to catch up")
         t = time.monotonic()
-        lags = asyncio.run(_caught_up(run, settings, timeout=300))
+        catch_up_s = max(300.0, 600.0 * scale)  # the full campaign leaves ~40,000 records to decide
+        lags = asyncio.run(_caught_up(run, settings, timeout=catch_up_s))
         settle = time.monotonic() - t
         if any(lags.values()):
-            tally.findings.append(f"consumer lag not back to 0 within 300s: {lags}")
+            tally.findings.append(f"consumer lag not back to 0 within {catch_up_s:.0f}s: {lags}")
         from sandbox.service import SandboxPorts, sandbox_env
 
         stand_ins = sandbox_env("127.0.0.1", SandboxPorts(run.page_port))
