@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from okrate.kafka_clients import consumer_config
+from base.kafka_clients import consumer_config
 
 
 def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout: float = 30.0) -> int:
@@ -27,7 +27,7 @@ def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout: flo
 
 def end_offsets(bootstrap: str, topics: Iterable[str], reader: str | None = None) -> dict[TopicPartition, int]:
     """`reader`: the group id of the one-off consumer that asks (it commits nothing), the
-    deployment's (`okrate.names.reader_group`); `okrate-offsets-<random>` when not given."""
+    deployment's (`base.names.reader_group`); `okrate-offsets-<random>` when not given."""
     consumer = Consumer(consumer_config(bootstrap, reader or f"okrate-offsets-{uuid.uuid4().hex[:8]}"))
     try:
         ends = {}

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
-from okrate.kafka_clients import producer_config
-from okrate.names import reader_group
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
+from base.kafka_clients import producer_config
+from base.names import reader_group
+from base.settings import Settings
+from base.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import contact_key
 from schemas.records import ContactLink, utc_now

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from okrate.redact import mask_url
+from base.redact import mask_url
 
 
 class RedactingFilter(logging.Filter):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from okrate.settings import Settings
+    from base.settings import Settings
 
 STREAMS_APPLICATION = "okrate-streams"
 NOTIFIER_ROLES = ("callbacks", "requests", "decisions", "conversations")

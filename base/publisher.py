@@ -17,7 +17,7 @@ from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from okrate.kafka_clients import producer_config
+from base.kafka_clients import producer_config
 from schemas.topics import LARGE_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from okrate.durations import parse_duration
+from base.durations import parse_duration
 
 
 def _duration(value: Any) -> timedelta:
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        from okrate.names import check_prefix
+        from base.names import check_prefix
 
         return check_prefix(value)
 
@@ -229,7 +229,7 @@ class Settings(BaseSettings):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def topic(self, name: str) -> str:
-        from okrate.names import owned
+        from base.names import owned
 
         return owned(self, name)
 

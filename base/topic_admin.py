@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from schemas.topics import Cleanup, TopicSpec
+from schemas.topics import ALL_TOPICS, Cleanup, TopicSpec
 
 if TYPE_CHECKING:
-    from okrate.settings import Settings
+    from base.settings import Settings
 
 
 class TopicMismatch(RuntimeError):
@@ -33,8 +33,11 @@ class TopicCreationFailed(RuntimeError):
 
 
 def ensure_topics(
-    bootstrap_servers: str, settings: Settings, topics: Sequence[TopicSpec], *, timeout: float = 30.0
+    bootstrap_servers: str, settings: Settings, topics: Sequence[TopicSpec] = ALL_TOPICS,
+    *, timeout: float = 30.0,
 ) -> list[str]:
+    """Creates the missing topics; raises `TopicMismatch` naming an existing topic whose partition
+    count or cleanup policy disagrees. Returns the names created (with prefix)."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
     wanted = {spec.full_name(settings): spec for spec in topics}
     existing = _partition_counts(admin, timeout)

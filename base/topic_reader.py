@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from okrate.kafka_clients import consumer_config
+from base.kafka_clients import consumer_config
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def read_to_end(bootstrap: str, topic: str, *, timeout: float = 30.0,
                 progress: Callable[[int, int], None] | None = None, group: str | None = None) -> Iterator[Message]:
     """Every message now in `topic`, partition by partition; `progress(done, total)` as it goes.
     Uses no consumer group offsets: it assigns partitions itself and commits nothing. `group`: the
-    deployment's reader id (`okrate.names.reader_group`), `okrate-reader-<random>` when not given."""
+    deployment's reader id (`base.names.reader_group`), `okrate-reader-<random>` when not given."""
     consumer = Consumer(consumer_config(bootstrap, group or f"okrate-reader-{uuid.uuid4().hex[:8]}"))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)

@@ -28,11 +28,12 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from base.kafka_clients import consumer_config, producer_config
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from bench.broker import bench_broker
 from bench.common import RESULTS, write_result
-from okrate.kafka_clients import consumer_config, producer_config
 from okrate.rebuild_stats import DECISION_TOPICS
-from okrate.settings import load_settings
 from schemas.codec import encode
 from schemas.records import (
     IssueEvent,
@@ -47,7 +48,6 @@ from schemas.topics import (
     NOTIFIER_OUTCOMES,
     RATING_RECORDED,
     RATING_REQUESTED,
-    ensure_topics,
 )
 
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))

@@ -8,7 +8,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from okrate.settings import Settings
+from base.settings import Settings
 
 
 def make_bot(settings: Settings) -> Bot:

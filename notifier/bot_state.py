@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from ingest.publisher import KafkaPublisher, PublishFailed
+from base.publisher import KafkaPublisher, PublishFailed
 from notifier import limits
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import contact_key, conversation_key, invite_key

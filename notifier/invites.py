@@ -14,8 +14,8 @@ from typing import Literal
 
 from confluent_kafka import Producer
 
-from okrate.kafka_clients import producer_config
-from okrate.settings import Settings
+from base.kafka_clients import producer_config
+from base.settings import Settings
 from schemas.codec import encode
 from schemas.keys import invite_key
 from schemas.records import LinkInvite, utc_now

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from yarl import URL
 
-from okrate.redact import mask_url
+from base.redact import mask_url
 
 log = logging.getLogger("okrate.notifier.okdesk")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ingest.publisher import KafkaPublisher, PublishFailed
+from base.publisher import KafkaPublisher, PublishFailed
 from notifier.decide import KIND, Delivery, Entry
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import issue_key
@@ -132,7 +132,7 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0,
                 group: str = "okrate-notifier-rebuild") -> Iterable[bytes]:
     """Every message of `topic` up to its end now, partition by partition (a blocking call). The
     consumer assigns partitions itself and commits nothing; `group` is the deployment's
-    (`okrate.names.group(settings, "notifier-rebuild")`)."""
+    (`base.names.group(settings, "notifier-rebuild")`)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "enable.auto.commit": False, "log_level": 3})
     try:

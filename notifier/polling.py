@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from ingest.publisher import KafkaPublisher, PublishFailed
-from okrate.redact import mask_url
+from base.publisher import KafkaPublisher, PublishFailed
+from base.redact import mask_url
 from schemas.codec import encode
 from schemas.telegram_envelope import NotAnUpdate, envelope_key, telegram_envelope
 

@@ -25,7 +25,10 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ingest.publisher import KafkaPublisher
+from base.names import group, notifier_group
+from base.publisher import KafkaPublisher
+from base.redact import mask_url
+from base.settings import Settings
 from notifier import decide
 from notifier.alerts import Alerter
 from notifier.bot import make_bot
@@ -47,9 +50,6 @@ from notifier.scheduled import QuietScheduler
 from notifier.sender import TelegramSender
 from notifier.sweep import Sweep
 from notifier.writeback import Writeback
-from okrate.names import group, notifier_group
-from okrate.redact import mask_url
-from okrate.settings import Settings
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     ContactLink,

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.publisher import KafkaPublisher, PublishFailed
+from base.publisher import KafkaPublisher, PublishFailed
 from notifier import decide
 from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id, json_items, query_string
 from notifier.outcomes import OutcomeLog, Recorder

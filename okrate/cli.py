@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from okrate.settings import ConfigError, get_settings
+from base.settings import ConfigError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="okrate: ratings for resolved Okdesk issues, over Kafka and Telegram.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The local single-node Kafka broker (no Docker needed).")
@@ -30,8 +30,8 @@ def kafka_up(
     data_dir: Path | None = typer.Option(None, help="Data folder (the event store). Default: KAFKA_DATA_DIR or var/kafka."),
 ) -> None:
     """Start the broker (idempotent), wait until it answers, create missing topics."""
+    from base.topic_admin import ensure_topics
     from okrate.local_kafka import KafkaLaunchError
-    from schemas.topics import ensure_topics
 
     broker = _local_kafka(port, data_dir)
     try:
@@ -94,10 +94,10 @@ def run() -> None:
     ingest, a streams worker and the notifier, supervised; in sandbox mode also the stand-ins."""
     import asyncio
 
-    from okrate.logs import configure_logging
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from okrate.run_plan import plan_children, prepare_sandbox
     from okrate.supervisor import Supervisor
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -120,7 +120,7 @@ def sandbox(
     """The Telegram and Okdesk stand-ins and the sandbox page (what `okrate run` starts in sandbox mode)."""
     import asyncio
 
-    from okrate.logs import configure_logging
+    from base.logs import configure_logging
     from sandbox.service import SandboxPorts, run_sandbox
 
     settings = get_settings()
@@ -149,9 +149,9 @@ def ingest(
     reuse_port: bool = typer.Option(False, hidden=True, help="Share the port with other processes (each worker of --workers N)."),
 ) -> None:
     """The webhook endpoint (INGEST_HOST:INGEST_PORT): authenticated, durable in Kafka."""
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from ingest.service import serve
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -182,8 +182,8 @@ def streams(
     web_port: int | None = typer.Option(None, help="Port of /stats (default STATS_PORT); one per worker on a host."),
 ) -> None:
     """A Faust streams worker; run several to share the partitions."""
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from streams.worker import run_worker
 
     settings = get_settings()
@@ -198,9 +198,9 @@ def notifier() -> None:
     """The Telegram bot and the Okdesk write-back: polls Telegram (or sets the webhook), sends rating requests and decisions at Telegram's pace, writes ratings back to Okdesk."""
     import asyncio
 
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from notifier.service import serve as serve_notifier
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -240,18 +240,18 @@ def send_test_webhook(
 
 
 def _links():
-    from okrate.links import Links
+    from base.links import Links
 
     settings = get_settings()
     bootstrap = ensure_kafka(settings)
-    from schemas.topics import ensure_topics
+    from base.topic_admin import ensure_topics
 
     ensure_topics(bootstrap, settings)
     return Links(settings, bootstrap)
 
 
 def _checked(check, value):
-    from okrate.links import LinkError
+    from base.links import LinkError
 
     try:
         return check(value)
@@ -266,7 +266,7 @@ def link_add(
     telegram_user: int = typer.Option(..., help="Telegram user id (the chat is the user's private chat)."),
 ) -> None:
     """Link a contact to a Telegram user: their rating requests go to that user from now on."""
-    from okrate.links import check_contact_id, check_telegram_user, link_record
+    from base.links import check_contact_id, check_telegram_user, link_record
 
     contact_id = _checked(check_contact_id, contact)
     user = _checked(check_telegram_user, telegram_user)
@@ -277,7 +277,7 @@ def link_add(
 @link_app.command("import")
 def link_import(file: Path = typer.Argument(..., help="CSV: contact_id,telegram_user_id with a header row, UTF-8.")) -> None:
     """Migrate an existing local database of links; bad lines are reported, never abort the rest."""
-    from okrate.links import LinkError, link_record, plan_import
+    from base.links import LinkError, link_record, plan_import
 
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -299,7 +299,7 @@ def link_import(file: Path = typer.Argument(..., help="CSV: contact_id,telegram_
 @link_app.command("remove")
 def link_remove(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
     """Unlink a contact: they are no longer asked, and their open requests are closed."""
-    from okrate.links import check_contact_id, link_record
+    from base.links import check_contact_id, link_record
 
     contact_id = _checked(check_contact_id, contact)
     _links().write([link_record(contact_id, "unlinked", "operator")])
@@ -309,7 +309,7 @@ def link_remove(contact: str = typer.Option(..., help="Okdesk contact id.")) -> 
 @app.command("forget")
 def forget(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
     """As `link remove`, and the contact's personal data is left out of exports from now on."""
-    from okrate.links import check_contact_id, link_record
+    from base.links import check_contact_id, link_record
 
     contact_id = _checked(check_contact_id, contact)
     _links().write([link_record(contact_id, "forgotten", "forget")])
@@ -319,9 +319,9 @@ def forget(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
 @link_app.command("invite")
 def link_invite(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
     """Print a one-time link (https://t.me/<bot>?start=<token>) that links the contact to whoever opens it, valid for LINK_INVITE_TTL."""
+    from base.durations import format_duration
+    from base.links import check_contact_id
     from notifier.invites import bot_username, invite_url, new_invite, write_invite
-    from okrate.durations import format_duration
-    from okrate.links import check_contact_id
 
     contact_id = _checked(check_contact_id, contact)
     settings = get_settings()
@@ -409,7 +409,7 @@ def replay(
             typer.echo("no change" if all(c.none for c in changes.values()) else
                        "To apply these rules to the live application: okrate replay --switch")
         elif switch:
-            from okrate.names import streams_app_id
+            from base.names import streams_app_id
 
             if not yes and not typer.confirm(f"Restart {streams_app_id(settings)!r} from offset 0 (its tables are rebuilt)?"):
                 raise typer.Exit(1)

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import faust
 
-from okrate.names import STREAMS_APPLICATION, streams_app_id
-from okrate.settings import Settings
+from base.names import STREAMS_APPLICATION, streams_app_id
+from base.settings import Settings
 from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from okrate.kafka_clients import consumer_config
+from base.kafka_clients import consumer_config
 from schemas.codec import DecodeError, decode
 from schemas.records import ContactLink
 

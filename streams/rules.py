@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from okrate.settings import Settings
+from base.settings import Settings
 
 
 @dataclass(frozen=True)

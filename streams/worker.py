@@ -6,8 +6,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from okrate.names import streams_app_id, streams_data_dir
-from okrate.settings import Settings
+from base.names import streams_app_id, streams_data_dir
+from base.settings import Settings
 from streams.app import StreamsConfig, create_app
 from streams.web.exposure import LOOPBACK, web_exposure
 

@@ -24,7 +24,7 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.filters import Filter
 from aiogram.types import Update
 
-from ingest.publisher import KafkaPublisher
+from base.publisher import KafkaPublisher
 from notifier import decide, render
 from notifier.bot_state import IDLE, BotState, LinksView
 from notifier.consumer import Message

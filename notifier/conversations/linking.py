@@ -12,12 +12,12 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
+from base.links import link_record
 from notifier import limits, phones
 from notifier.bot_state import IDLE
 from notifier.conversations import AWAITING_CONTACT, Conversation, StepIs
 from notifier.invites import invite_verdict
 from notifier.okdesk_client import OkdeskError
-from okrate.links import link_record
 from schemas.keys import okdesk_id
 from schemas.records import utc_now
 

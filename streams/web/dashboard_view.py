@@ -24,7 +24,7 @@ are limited per client address (`Gate`, streams.web.login_limit): 429 with `Retr
 
 Routes: `GET /dashboard`, `GET /dashboard/data` (JSON, ETag / If-None-Match -> 304),
 `GET|POST /dashboard/login`, `POST /dashboard/logout`, `GET /dashboard/static/...`,
-`GET /stats.csv` (`okrate.export.STATS_COLUMNS`, one row per dimension, sorted).
+`GET /stats.csv` (`base.export.STATS_COLUMNS`, one row per dimension, sorted).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from urllib.parse import quote
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from okrate.export import STATS_COLUMNS, stats_rows, write_rows
-from okrate.names import group as deployment_group
+from base.export import STATS_COLUMNS, stats_rows, write_rows
+from base.names import group as deployment_group
 from schemas.codec import DecodeError, decode
 from schemas.records import ContactLink, RatingRecorded, ReasonRecorded, StatsSnapshot
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED
@@ -237,7 +237,7 @@ class LowRatingsTail:
     def __init__(self, bootstrap: str, recorded_topic: str, links_topic: str,
                  keep: int = KEEP_LOW, timeout: float = 10.0, group: str = "okrate-dashboard"):
         self.bootstrap, self.timeout, self.keep = bootstrap, timeout, keep
-        self.group = group  # the deployment's (`okrate.names.group`); a random tail is added
+        self.group = group  # the deployment's (`base.names.group`); a random tail is added
         self.topics = (recorded_topic, links_topic)
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None

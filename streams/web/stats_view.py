@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from okrate.names import group as deployment_group
+from base.names import group as deployment_group
 from schemas.codec import DecodeError, decode
 from schemas.records import StatsSnapshot
 from schemas.topics import RATING_STATS
@@ -35,7 +35,7 @@ class StatsReader:
 
     def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0, group: str = "okrate-stats-view"):
         self.bootstrap, self.topic, self.timeout = bootstrap, topic, timeout
-        self.group = group  # the deployment's (`okrate.names.group`); a random tail is added
+        self.group = group  # the deployment's (`base.names.group`); a random tail is added
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
         self._next: dict[int, int] = {}  # partition -> next offset to read

@@ -40,10 +40,10 @@ from pathlib import Path
 
 import aiohttp
 
+from base.consumer_lag import group_lag
+from base.names import streams_app_id
+from base.settings import load_settings
 from bench.okrate_run import OkrateRun
-from okrate.consumer_lag import group_lag
-from okrate.names import streams_app_id
-from okrate.settings import load_settings
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     DeadLetter,

@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from okrate.export import STATS_COLUMNS
-from okrate.links import link_record
+from base.export import STATS_COLUMNS
+from base.links import link_record
 from schemas.codec import decode, encode
 from schemas.records import (
     IssueEvent,

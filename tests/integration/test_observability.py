@@ -13,7 +13,7 @@ import sys
 
 import aiohttp
 
-from okrate.logs import configure_logging
+from base.logs import configure_logging
 from streams.app import StreamsConfig, create_app
 from tests.conftest import free_ports
 from tests.integration.test_streams_requests import okdesk_status

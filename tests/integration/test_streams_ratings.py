@@ -15,7 +15,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from okrate.settings import load_settings
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from sandbox.telegram_api import running_telegram
 from schemas.callback_data import rating_data
 from schemas.codec import decode
@@ -39,7 +40,6 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
-    ensure_topics,
 )
 from tests.integration.test_stats import converged, expected_snapshots
 from tests.integration.test_streams_requests import link, okdesk_status

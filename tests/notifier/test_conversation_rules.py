@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from base.links import link_record
 from notifier import decide, phones, render
 from notifier.alerts import Alert, alert_for, batches
 from notifier.bot_state import BotState, LinksView
@@ -17,7 +18,6 @@ from notifier.issue_create import find_marked
 from notifier.locale import Texts, TextsError, texts_markdown
 from notifier.quiet_hours import QuietHours, may_send_at
 from notifier.writeback import okdesk_writes, reconciled
-from okrate.links import link_record
 from schemas.callback_data import parse
 from schemas.records import ConversationState, ReasonRecorded
 from tests.notifier.conftest import T0, recorded, request

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from okrate.links import LinkError, link_record, plan_import
+from base.links import LinkError, link_record, plan_import
 from schemas.records import ContactLink, RatingClosed, RatingRequested
 from streams import addressing
 from streams.rules import Rules

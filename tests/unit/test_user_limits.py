@@ -122,8 +122,8 @@ def test_the_day_count_comes_from_the_intent_log_and_leaves_out_what_okdesk_refu
 
 
 def test_the_defaults_are_the_documented_ones():
+    from base.settings import load_settings
     from notifier.service import user_limits
-    from okrate.settings import load_settings
 
     limits = user_limits(load_settings(_env_file=None))
     assert (limits.new_issues_per_day, limits.phone_links_per_hour, limits.reason_max_chars,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from okrate.settings import load_settings
+from base.settings import load_settings
 from streams.web.exposure import web_exposure
 
 PRODUCTION = {"telegram_bot_token": "123456:" + "A" * 35, "okdesk_api_url": "https://acme.okdesk.ru/api/v1/",
