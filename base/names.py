@@ -16,42 +16,20 @@ folder `var/streams`. `STREAMS_APP_ID` and `STREAMS_DATA_DIR` remain explicit ov
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# TOPIC_PREFIX's own rule, kept apart for the settings to use; named here with the rest.
+from base.prefix import PREFIX_PATTERN, check_prefix, deployment_of, owned  # noqa: F401
+
 if TYPE_CHECKING:
     from base.settings import Settings
 
 STREAMS_APPLICATION = "okrate-streams"
 NOTIFIER_ROLES = ("callbacks", "requests", "decisions", "conversations")
-# Kafka's own rule for topic names (and so for anything a topic name starts with).
-PREFIX_PATTERN = re.compile(r"[A-Za-z0-9._-]*")
-
-
-def check_prefix(prefix: str) -> str:
-    """TOPIC_PREFIX's rule: characters Kafka allows in a topic name, and at least one letter or
-    digit when set (a prefix of separators only would name the default deployment's folders)."""
-    if not PREFIX_PATTERN.fullmatch(prefix):
-        raise ValueError(f"may hold only letters, digits, '.', '_' and '-' (Kafka's topic names); got {prefix!r}")
-    if prefix and not deployment_of(prefix):
-        raise ValueError(f"must hold a letter or a digit, like staging- (got {prefix!r})")
-    if len(prefix) > 100:
-        raise ValueError("must be at most 100 characters (a topic name has at most 249)")
-    return prefix
-
-
-def deployment_of(prefix: str) -> str:
-    """The deployment's name: its prefix without the separators around it (`staging-` → `staging`)."""
-    return prefix.strip("-._")
-
-
-def owned(settings: Settings, name: str) -> str:
-    """The one rule: a name the deployment gives the cluster is its prefix and the name."""
-    return f"{settings.topic_prefix}{name}"
 
 
 def deployment(settings: Settings) -> str:

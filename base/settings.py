@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from base.durations import parse_duration
+from base.prefix import check_prefix, owned
 
 
 def _duration(value: Any) -> timedelta:
@@ -148,8 +149,6 @@ class Settings(BaseSettings):
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        from base.names import check_prefix
-
         return check_prefix(value)
 
     @field_validator("streams_app_id", "streams_data_dir")
@@ -229,8 +228,6 @@ class Settings(BaseSettings):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def topic(self, name: str) -> str:
-        from base.names import owned
-
         return owned(self, name)
 
     @property

@@ -16,16 +16,13 @@ from base.links import link_record
 from notifier import limits, phones
 from notifier.bot_state import IDLE
 from notifier.conversations import AWAITING_CONTACT, Conversation, StepIs
+from notifier.conversations.prompts import ask_for_description, ask_for_phone
 from notifier.invites import invite_verdict
 from notifier.okdesk_client import OkdeskError
 from schemas.keys import okdesk_id
 from schemas.records import utc_now
 
 log = logging.getLogger("okrate.notifier.linking")
-
-
-def ask_for_phone(conv: Conversation, intro_key: str = "start.intro") -> None:
-    conv.reply(conv.text(intro_key), contact_button=conv.text("button.share_phone"))
 
 
 async def linked(conv: Conversation, contact_id: str, source: str) -> None:
@@ -35,8 +32,6 @@ async def linked(conv: Conversation, contact_id: str, source: str) -> None:
     conv.reply(conv.text("link.done"), remove_keyboard=True)
     await conv.idle()
     if then == "new_issue":
-        from notifier.conversations.new_issue import ask_for_description
-
         await ask_for_description(conv)
 
 

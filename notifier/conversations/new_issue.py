@@ -12,13 +12,8 @@ from aiogram.types import CallbackQuery, Message
 
 from notifier import limits, render
 from notifier.conversations import AWAITING_CONTACT, AWAITING_DESCRIPTION, Conversation, StepIs
-from notifier.conversations.linking import ask_for_phone
+from notifier.conversations.prompts import ask_for_description, ask_for_phone
 from schemas.callback_data import NEW_ISSUE
-
-
-async def ask_for_description(conv: Conversation) -> None:
-    conv.reply(conv.text("new.ask"), keyboard=((render.Button(conv.text("button.cancel"), render.CANCEL),),))
-    await conv.set_step(AWAITING_DESCRIPTION)
 
 
 def over_the_day_limit(conv: Conversation) -> bool:
