@@ -30,7 +30,8 @@ from schemas.codec import decode, encode
 from schemas.keys import contact_key
 from schemas.records import OkdeskWebhookEnvelope, utc_now
 from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED
-from streams.app import StreamsConfig, create_app
+from streams.app import StreamsConfig
+from streams.assembly import create_app
 
 EVENTS = int(os.environ.get("BENCH_STREAMS_EVENTS", "200000"))
 

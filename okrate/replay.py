@@ -166,7 +166,8 @@ def reprocess(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir:
     """Runs the streams from offset 0 of the live raw topics into `scratch_prefix` (a scratch
     deployment: its topics, its application `<scratch_prefix>okrate-streams`, its changelogs);
     returns what differs."""
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
 
     scratch = names.scratch_settings(settings, scratch_prefix)
     ensure_topics(bootstrap, scratch)

@@ -21,10 +21,9 @@ from schemas.records import (
     Record,
     SideEffectOutcome,
 )
-from streams import addressing, rating_decisions, request_cycle
-from streams.issue_state import IssueState, RequestState
-from streams.normalise import Kind
-from streams.rules import Rules
+from streams.rules import Rules, addressing, rating_decisions, request_cycle
+from streams.rules.issue_state import IssueState, RequestState
+from streams.rules.normalise import Kind
 
 MAX_PAST_REQUESTS = 20
 MAX_OWN_COMMENTS = 50

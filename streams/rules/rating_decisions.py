@@ -27,9 +27,9 @@ from schemas.records import (
     ReasonRecorded,
     Record,
 )
-from streams.issue_state import IssueState, RequestState, RequestStatus, reporting_context
-from streams.request_cycle import closed
 from streams.rules import Rules
+from streams.rules.issue_state import IssueState, RequestState, RequestStatus, reporting_context
+from streams.rules.request_cycle import closed
 
 MAX_HELD_PRESSES = 50
 LOW_SCORE = 3  # reasons are asked for, and recorded, for scores up to this one

@@ -19,9 +19,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.records import IssueEvent, RatingClosed, RatingRequested
-from streams.issue_state import IssueState, RequestState, reporting_context
-from streams.normalise import Kind
 from streams.rules import Rules
+from streams.rules.issue_state import IssueState, RequestState, reporting_context
+from streams.rules.normalise import Kind
 
 STATUS_KINDS = {Kind.STATUS_CHANGED, Kind.UPDATED, Kind.CREATED, Kind.OBSERVED}
 

@@ -138,7 +138,8 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
     scratch = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=settings.topic_partitions,
                             topic_prefix=f"scratch{uuid.uuid4().hex[:6]}-", rating_remind_after="24h", rating_expiry="7d")
     ensure_topics(kafka_bootstrap, scratch)
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
 
     reprocess_id = f"okrate-reprocess-{uuid.uuid4().hex[:6]}"
     app = create_app(StreamsConfig(settings=scratch, bootstrap=kafka_bootstrap, app_id=reprocess_id,
