@@ -10,10 +10,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
-from notifier.limits import LIMITS
+from notifier.telegram.limits import LIMITS
 
 if TYPE_CHECKING:
-    from notifier.polling import Poller
+    from notifier.telegram.polling import Poller
 
 
 class Notifier(Protocol):

@@ -321,7 +321,7 @@ def link_invite(contact: str = typer.Option(..., help="Okdesk contact id.")) -> 
     """Print a one-time link (https://t.me/<bot>?start=<token>) that links the contact to whoever opens it, valid for LINK_INVITE_TTL."""
     from base.durations import format_duration
     from base.links import check_contact_id
-    from notifier.invites import bot_username, invite_url, new_invite, write_invite
+    from notifier.telegram.invites import bot_username, invite_url, new_invite, write_invite
 
     contact_id = _checked(check_contact_id, contact)
     settings = get_settings()

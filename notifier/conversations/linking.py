@@ -13,12 +13,12 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
 from base.links import link_record
-from notifier import limits, phones
-from notifier.bot_state import IDLE
 from notifier.conversations import AWAITING_CONTACT, Conversation, StepIs
 from notifier.conversations.prompts import ask_for_description, ask_for_phone
-from notifier.invites import invite_verdict
-from notifier.okdesk_client import OkdeskError
+from notifier.okdesk.client import OkdeskError
+from notifier.telegram import limits, phones
+from notifier.telegram.bot_state import IDLE
+from notifier.telegram.invites import invite_verdict
 from schemas.keys import okdesk_id
 from schemas.records import utc_now
 

@@ -24,9 +24,9 @@ from typing import Any
 from notifier import decide, render
 from notifier.decide import Entry
 from notifier.locale import Texts
-from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id
-from notifier.outcomes import OutcomeLog, Recorder
-from notifier.sender import TelegramSender
+from notifier.okdesk.client import OkdeskClient, OkdeskError, as_id
+from notifier.outcomes.log import OutcomeLog, Recorder
+from notifier.telegram.sender import TelegramSender
 from schemas.keys import okdesk_id
 
 log = logging.getLogger("okrate.notifier.new_issue")

@@ -31,14 +31,14 @@ from urllib.parse import urlsplit
 
 from base.publisher import KafkaPublisher, PublishFailed
 from notifier import decide
-from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id, json_items, query_string
-from notifier.outcomes import OutcomeLog, Recorder
+from notifier.okdesk.client import OkdeskClient, OkdeskError, as_id, json_items, query_string
+from notifier.outcomes.log import OutcomeLog, Recorder
 from schemas.codec import encode
 from schemas.keys import issue_key
 from schemas.records import OkdeskWebhookEnvelope, utc_now
 from schemas.records.raw import SWEEP
 
-log = logging.getLogger("okrate.notifier.sweep")
+log = logging.getLogger("okrate.notifier.okdesk.sweep")
 
 KEY = "sweep"
 KIND = "okdesk.sweep"

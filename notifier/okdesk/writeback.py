@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from notifier import decide, render
 from notifier.decide import Entry
 from notifier.locale import Texts
-from notifier.okdesk_client import OkdeskClient, OkdeskError, as_id, rate_value
-from notifier.outcomes import OutcomeLog, Recorder
+from notifier.okdesk.client import OkdeskClient, OkdeskError, as_id, rate_value
+from notifier.outcomes.log import OutcomeLog, Recorder
 from schemas.records import RatingRecorded, ReasonRecorded
 
-log = logging.getLogger("okrate.notifier.writeback")
+log = logging.getLogger("okrate.notifier.okdesk.writeback")
 
 COMMENT = "okdesk.comment"
 RATE = "okdesk.rate"

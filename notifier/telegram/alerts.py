@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from notifier import decide, render
 from notifier.locale import Texts
-from notifier.outcomes import OutcomeLog
-from notifier.pace import Pacer
-from notifier.sender import TelegramSender
+from notifier.outcomes.log import OutcomeLog
+from notifier.telegram.pace import Pacer
+from notifier.telegram.sender import TelegramSender
 from schemas.records import RatingRecorded, ReasonRecorded
 
-log = logging.getLogger("okrate.notifier.alerts")
+log = logging.getLogger("okrate.notifier.telegram.alerts")
 
 MAX_CHARS = 3800  # Telegram allows 4096 characters in a message
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from base.publisher import KafkaPublisher, PublishFailed
-from notifier import limits
+from notifier.telegram import limits
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import contact_key, conversation_key, invite_key
 from schemas.records import ContactLink, ConversationState, LinkInvite, Record, utc_now

@@ -1,6 +1,6 @@
 """The press's answer: every callback query in `telegram.updates` gets its spinner stopped, from a
 consumer of its own that no send or retry can hold up, with what the streams decided on the press
-when that decision comes within `wait` seconds (`notifier.press_answers`), else with a neutral
+when that decision comes within `wait` seconds (`notifier.telegram.press_answers`), else with a neutral
 word. A press of a conversation button (`c:...`) is the notifier's own business and is answered at
 once. An update older than `max_age` is left alone, so that a reprocess stays silent."""
 
@@ -18,12 +18,12 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramR
 
 from notifier.consumer import Message
 from notifier.locale import Texts
-from notifier.press_answers import PressDecisions, Standing, answer_text
+from notifier.telegram.press_answers import PressDecisions, Standing, answer_text
 from schemas.callback_data import RatingPress, ReasonPress, parse
 from schemas.codec import DecodeError, decode
 from schemas.records import TelegramUpdateEnvelope
 
-log = logging.getLogger("okrate.notifier.callbacks")
+log = logging.getLogger("okrate.notifier.telegram.callbacks")
 
 
 @dataclass(frozen=True)

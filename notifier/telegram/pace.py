@@ -24,7 +24,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
-log = logging.getLogger("okrate.notifier.pace")
+log = logging.getLogger("okrate.notifier.telegram.pace")
 
 MARGIN = 0.005  # seconds added to each window and interval
 GROUP_PER_MINUTE = 20
@@ -89,7 +89,7 @@ class Pacer:
 
     async def wait_chat(self, chat_id: int) -> None:
         """Until this chat may get its next message (called from the chat's own worker, so that
-        what is queued meanwhile can still join the message: see `notifier.alerts`)."""
+        what is queued meanwhile can still join the message: see `notifier.telegram.alerts`)."""
         interval = self.group_interval if chat_id < 0 else self.chat_interval
         last = self._last_send.get(chat_id)
         if last is not None and (wait := last + interval - time.monotonic()) > 0:

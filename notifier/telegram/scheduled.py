@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from notifier import decide
-from notifier.outcomes import OutcomeLog, Recorder
-from notifier.quiet_hours import QuietHours
+from notifier.outcomes.log import OutcomeLog, Recorder
+from notifier.telegram.quiet_hours import QuietHours
 from schemas.codec import DecodeError, decode, encode
 from schemas.records import (
     RatingClosed,
@@ -25,7 +25,7 @@ from schemas.records import (
     utc_now,
 )
 
-log = logging.getLogger("okrate.notifier.scheduled")
+log = logging.getLogger("okrate.notifier.telegram.scheduled")
 
 SCHEDULED = "telegram.scheduled"
 CANCELLED = "cancelled"

@@ -30,10 +30,10 @@ from aiogram.types import (
 
 from notifier import decide, render
 from notifier.decide import Delivery, TelegramAction
-from notifier.outcomes import OutcomeLog, Recorder
-from notifier.pace import Pacer
+from notifier.outcomes.log import OutcomeLog, Recorder
+from notifier.telegram.pace import Pacer
 
-log = logging.getLogger("okrate.notifier.sender")
+log = logging.getLogger("okrate.notifier.telegram.sender")
 
 _STATUS = {
     TelegramBadRequest: 400, TelegramUnauthorizedError: 401, TelegramForbiddenError: 403,

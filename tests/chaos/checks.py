@@ -22,7 +22,7 @@ from typing import Any
 from base.settings import Settings
 from base.topic_reader import read_to_end
 from bench.sandbox_client import request_id_of
-from notifier.okdesk_client import rate_value
+from notifier.okdesk.client import rate_value
 from okrate.rebuild_stats import differing, latest_snapshots, run_refold
 from okrate.replay import reprocess
 from schemas.codec import DecodeError, decode

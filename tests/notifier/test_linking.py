@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from base.links import link_record
-from notifier.invites import new_invite, write_invite
+from notifier.telegram.invites import new_invite, write_invite
 from sandbox.okdesk_api import running_okdesk
 from sandbox.okdesk_state import OkdeskState
 from schemas.codec import encode

@@ -1,4 +1,4 @@
-"""The per-user limits (notifier.limits) as tables: given what the user did, at a moment, what is allowed."""
+"""The per-user limits (notifier.telegram.limits) as tables: given what the user did, at a moment, what is allowed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from notifier import decide
 from notifier.decide import Entry
-from notifier.issue_create import CREATE, created_by
-from notifier.limits import (
+from notifier.okdesk.issue_create import CREATE, created_by
+from notifier.telegram.limits import (
     UserLimits,
     after_try,
     decode_times,
