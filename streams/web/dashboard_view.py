@@ -51,6 +51,7 @@ from streams.web.gate import (
     too_many,
 )
 from streams.web.low_ratings import TAIL_BUDGET, LowRatingsTail, TailView
+from streams.web.stats_reader import read_for
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp
@@ -108,22 +109,19 @@ def register(app: StreamsApp, reader: StatsReader, gate: Gate) -> None:
     @app.faust.page("/dashboard")
     class DashboardPage(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            ok, wait = gate.check(request)
-            if wait is not None:
-                return too_many(self, wait)
-            if not ok:
-                return self.html(login_page(str(request.rel_url)), status=401, headers=PAGE_HEADERS)
+            refused = gate.refusal(self, request, lambda: self.html(login_page(str(request.rel_url)),
+                                                                    status=401, headers=PAGE_HEADERS))
+            if refused is not None:
+                return refused
             page = index_html.replace("{{protected}}", "true" if token else "false")
             return self.html(page, headers=PAGE_HEADERS)
 
     @app.faust.page("/dashboard/data")
     class DashboardData(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            ok, wait = gate.check(request)
-            if wait is not None:
-                return too_many(self, wait)
-            if not ok:
-                return unauthorised_json(self)
+            refused = gate.refusal(self, request, lambda: unauthorised_json(self))
+            if refused is not None:
+                return refused
             try:
                 latest, view = await read_topics()
             except Exception as exc:
@@ -174,16 +172,12 @@ def register(app: StreamsApp, reader: StatsReader, gate: Gate) -> None:
     @app.faust.page("/stats.csv")
     class StatsCsv(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            ok, wait = gate.check(request)
-            if wait is not None:
-                return too_many(self, wait)
-            if not ok:
-                return unauthorised_json(self)
-            try:
-                latest = await asyncio.to_thread(reader.read)
-            except Exception as exc:
-                log.exception("GET /stats.csv: rating.stats could not be read")
-                return self.json({"error": f"statistics unavailable: {type(exc).__name__}"}, status=503)
+            refused = gate.refusal(self, request, lambda: unauthorised_json(self))
+            if refused is not None:
+                return refused
+            latest, unavailable = await read_for(self, reader, "GET /stats.csv")
+            if latest is None:
+                return unavailable
             return self.bytes(stats_csv(latest).encode("utf-8"), headers={
                 "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
                 "Content-Disposition": 'attachment; filename="okrate-stats.csv"'})

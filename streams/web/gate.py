@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streams.web.login_limit import LoginLimit, token_matches
@@ -73,6 +74,14 @@ class Gate:
         if credentials_given(request.headers, request.cookies):
             self.failed(request)
         return False, None
+
+    def refusal(self, view: Any, request: Any, unauthorised: Callable[[], Any]) -> Any | None:
+        """None when the request may go on; else its answer: 429 while its address is limited,
+        or `unauthorised()` (each view says no in its own way)."""
+        ok, wait = self.check(request)
+        if wait is not None:
+            return too_many(view, wait)
+        return None if ok else unauthorised()
 
     def login(self, request: Any, given: str) -> tuple[bool, int | None]:
         """The login form's token."""

@@ -4,10 +4,12 @@ before a request is in its answer). `GET /stats` and the dashboard share one."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -79,3 +81,14 @@ class StatsReader:
             if self._consumer is not None:
                 self._consumer.close()
                 self._consumer = None
+
+
+async def read_for(view: Any, reader: StatsReader, route: str) -> tuple[dict[str, StatsSnapshot] | None, Any]:
+    """The latest snapshots for a view's answer, read off the event loop: (snapshots, None), or
+    (None, a 503 answer) when `rating.stats` cannot be read (logged with the route)."""
+    try:
+        return await asyncio.to_thread(reader.read), None
+    except Exception as exc:
+        log.exception("%s: rating.stats could not be read", route)
+        return None, view.json({"error": f"statistics unavailable: {type(exc).__name__}"}, status=503)
+

@@ -10,19 +10,16 @@ end, then answers, so a snapshot published before the request is always in the a
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 from base.names import group as deployment_group
 from schemas.records import StatsSnapshot
 from schemas.topics import RATING_STATS
 from streams.stats.snapshot import as_json
-from streams.web.stats_reader import StatsReader
+from streams.web.stats_reader import StatsReader, read_for
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp
-
-log = logging.getLogger("okrate.streams.web")
 
 
 def stats_document(latest: dict[str, StatsSnapshot], dimension: str | None) -> tuple[int, dict[str, Any]]:
@@ -40,7 +37,7 @@ def register(app: StreamsApp) -> None:
     import faust.web
 
     from streams.web import dashboard_view
-    from streams.web.gate import Gate, too_many
+    from streams.web.gate import Gate
     from streams.web.login_limit import LoginLimit
 
     reader = StatsReader(app.config.bootstrap, RATING_STATS.full_name(app.settings),
@@ -53,17 +50,13 @@ def register(app: StreamsApp) -> None:
     @app.faust.page("/stats")
     class StatsView(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            ok, wait = gate.check(request)
-            if wait is not None:
-                return too_many(self, wait)
-            if not ok:
-                return self.json({"error": "unauthorised"}, status=401,
-                                 headers={"WWW-Authenticate": "Bearer"})
-            try:
-                latest = await asyncio.to_thread(reader.read)
-            except Exception as exc:
-                log.exception("GET /stats: rating.stats could not be read")
-                return self.json({"error": f"statistics unavailable: {type(exc).__name__}"}, status=503)
+            refused = gate.refusal(self, request, lambda: self.json({"error": "unauthorised"}, status=401,
+                                                                    headers={"WWW-Authenticate": "Bearer"}))
+            if refused is not None:
+                return refused
+            latest, unavailable = await read_for(self, reader, "GET /stats")
+            if latest is None:
+                return unavailable
             status, doc = stats_document(latest, request.query.get("dimension"))
             return self.json(doc, status=status)
 
