@@ -1,4 +1,10 @@
-"""The settings the pure rules read, gathered once from `Settings` (so rules never see the env)."""
+"""The streams' rules, as pure functions over typed events (no Kafka in sight: import-linter's
+contract in pyproject.toml keeps it so): `normalise` (a raw webhook or sweep observation into an
+issue event), `request_cycle` (when to ask), `addressing` (who is asked), `rating_decisions`
+(which ratings count), `issue_state` and `issue_decider` (decide and evolve, composed), `claims`
+(a press or a reason from a Telegram update), `clock` and `due_index` (reminders and expiry).
+
+Here: the settings the rules read, gathered once from `Settings` (so rules never see the env)."""
 
 from __future__ import annotations
 
