@@ -38,7 +38,7 @@ from schemas.keys import issue_key
 from schemas.records import OkdeskWebhookEnvelope, utc_now
 from schemas.records.raw import SWEEP
 
-log = logging.getLogger("okrate.notifier.okdesk.sweep")
+log = logging.getLogger("okrate.notifier.sweep")
 
 KEY = "sweep"
 KIND = "okdesk.sweep"

@@ -22,7 +22,7 @@ from notifier.okdesk.client import OkdeskClient, OkdeskError, as_id, rate_value
 from notifier.outcomes.log import OutcomeLog, Recorder
 from schemas.records import RatingRecorded, ReasonRecorded
 
-log = logging.getLogger("okrate.notifier.okdesk.writeback")
+log = logging.getLogger("okrate.notifier.writeback")
 
 COMMENT = "okdesk.comment"
 RATE = "okdesk.rate"

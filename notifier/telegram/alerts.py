@@ -20,7 +20,7 @@ from notifier.telegram.pace import Pacer
 from notifier.telegram.sender import TelegramSender
 from schemas.records import RatingRecorded, ReasonRecorded
 
-log = logging.getLogger("okrate.notifier.telegram.alerts")
+log = logging.getLogger("okrate.notifier.alerts")
 
 MAX_CHARS = 3800  # Telegram allows 4096 characters in a message
 

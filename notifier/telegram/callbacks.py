@@ -23,7 +23,7 @@ from schemas.callback_data import RatingPress, ReasonPress, parse
 from schemas.codec import DecodeError, decode
 from schemas.records import TelegramUpdateEnvelope
 
-log = logging.getLogger("okrate.notifier.telegram.callbacks")
+log = logging.getLogger("okrate.notifier.callbacks")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
-log = logging.getLogger("okrate.notifier.telegram.pace")
+log = logging.getLogger("okrate.notifier.pace")
 
 MARGIN = 0.005  # seconds added to each window and interval
 GROUP_PER_MINUTE = 20

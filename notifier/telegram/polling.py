@@ -24,7 +24,7 @@ from base.redact import mask_url
 from schemas.codec import encode
 from schemas.telegram_envelope import NotAnUpdate, envelope_key, telegram_envelope
 
-log = logging.getLogger("okrate.notifier.telegram.polling")
+log = logging.getLogger("okrate.notifier.polling")
 
 
 class Conflict(Exception):

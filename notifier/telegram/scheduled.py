@@ -25,7 +25,7 @@ from schemas.records import (
     utc_now,
 )
 
-log = logging.getLogger("okrate.notifier.telegram.scheduled")
+log = logging.getLogger("okrate.notifier.scheduled")
 
 SCHEDULED = "telegram.scheduled"
 CANCELLED = "cancelled"

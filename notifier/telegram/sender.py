@@ -33,7 +33,7 @@ from notifier.decide import Delivery, TelegramAction
 from notifier.outcomes.log import OutcomeLog, Recorder
 from notifier.telegram.pace import Pacer
 
-log = logging.getLogger("okrate.notifier.telegram.sender")
+log = logging.getLogger("okrate.notifier.sender")
 
 _STATUS = {
     TelegramBadRequest: 400, TelegramUnauthorizedError: 401, TelegramForbiddenError: 403,

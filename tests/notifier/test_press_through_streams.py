@@ -73,7 +73,7 @@ async def test_a_press_taken_then_refused_as_already_rated_and_as_not_yours(
         [refusal] = await state.wait_until(
             lambda: [m for m in boris.bot_messages() if "адресован" in m.text], within=30)
         assert refusal.text == "Оценить заявку может только тот, кому адресован запрос."
-        assert notifier.telegram.callbacks.answers["neutral"] == 0
+        assert notifier.callbacks.answers["neutral"] == 0
         # what stands: Anna's 4, once; nothing else was written to the issue
         await state.wait_until(lambda: okdesk.state.issues[1380].rate, within=30)
     [comment] = rating_comments(okdesk, 1380)

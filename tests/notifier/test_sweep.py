@@ -67,8 +67,8 @@ async def test_a_resolution_whose_webhook_was_lost_is_asked_once_and_nothing_els
             od.webhooks_down = False
             requested = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: {
                 r.issue_id for r in rs if isinstance(r, RatingRequested)} >= {str(normal.id), str(lost.id)})
-            swept = notifier.okdesk.sweep.figures.sweeps
-            await until(lambda: _true(notifier.okdesk.sweep.figures.sweeps >= swept + 3), 30, "three more sweeps")
+            swept = notifier.sweep.figures.sweeps
+            await until(lambda: _true(notifier.sweep.figures.sweeps >= swept + 3), 30, "three more sweeps")
             requested = await wait_for(kafka_bootstrap, settings, RATING_REQUESTED, lambda rs: True)
             metrics = metrics_text(notifier).decode()
     assert "okrate_sweep_last_timestamp_seconds" in metrics and "okrate_sweep_observations" in metrics
@@ -101,8 +101,8 @@ async def test_a_thousand_issues_across_many_pages_are_all_seen(kafka_bootstrap,
             await od.change_status(issue.id, "completed")
         issues = {str(i) for i in od.issues}
         # In all (a sweep may run while the issues are being added: the next one takes the rest).
-        await until(lambda: _true(notifier.okdesk.sweep.figures.appended >= 1000), 120, "sweeps of 1,000")
-        assert notifier.okdesk.sweep.figures.pages >= 40
+        await until(lambda: _true(notifier.sweep.figures.appended >= 1000), 120, "sweeps of 1,000")
+        assert notifier.sweep.figures.pages >= 40
     seen = await asyncio.to_thread(observations, kafka_bootstrap, settings)
     assert {o.issue_id for o in seen} == issues
     listed = od.calls_to("list_issues")

@@ -51,7 +51,7 @@ async def test_request_press_and_decision(kafka_bootstrap, nsettings, feed, tg, 
         # the second tap is told the score that stands, from what the notifier knows: no
         # decision on it was fed (the streams would refuse it as already rated)
         assert state.callback_queries[again_id].answer_text == "Заявка уже оценена: ⭐⭐⭐⭐ (4)."
-        assert notifier.telegram.callbacks.answers == {"decided": 1, "known": 1}
+        assert notifier.callbacks.answers == {"decided": 1, "known": 1}
         await state.wait_until(lambda: len(user.bot_messages()) == 2 and user.bot_messages()[0].edited, within=10)
         edited, thanks = user.bot_messages()
         assert edited.buttons == ()  # the rating buttons are gone
@@ -113,7 +113,7 @@ async def test_a_press_with_no_decision_in_time_is_answered_with_a_word_that_pro
         query_id = user.press(text="⭐⭐ Плохо (2)")["callback_query"]["id"]  # no streams here: no decision
         await state.wait_until(lambda: state.callback_queries[query_id].answered_at, within=10)
         assert state.callback_queries[query_id].answer_text == "Нажатие получено"
-        assert notifier.telegram.callbacks.answers == {"neutral": 1}
+        assert notifier.callbacks.answers == {"neutral": 1}
 
 
 async def test_reminder_expiry_and_closing(kafka_bootstrap, nsettings, feed, tg):

@@ -1,1 +1,0 @@
-"""The CLI's groups of commands (`okrate kafka ...`, `okrate link ...`), registered by `okrate.cli`."""

@@ -1,1 +1,0 @@
-"""The streams worker's own web views (on `STATS_PORT`); Faust's built-in pages stay off."""
