@@ -8,6 +8,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY okrate okrate
+COPY base base
 COPY ingest ingest
 COPY streams streams
 COPY notifier notifier

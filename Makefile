@@ -32,8 +32,10 @@ chaos: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz
 
+## lint: ruff, and the direction of imports (import-linter's contracts in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

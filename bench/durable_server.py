@@ -16,7 +16,7 @@ import threading
 from aiohttp import web
 from confluent_kafka import Producer
 
-from okrate.kafka_clients import producer_config
+from base.kafka_clients import producer_config
 
 PRODUCER = web.AppKey("producer", Producer)
 

@@ -32,6 +32,11 @@ from typing import Any
 
 import aiohttp
 
+from base.consumer_lag import group_lag
+from base.links import Links, link_record
+from base.names import streams_app_id
+from base.settings import load_settings
+from base.topic_reader import read_to_end
 from bench.common import percentile, write_result
 from bench.okrate_run import OkrateRun
 from bench.sandbox_client import (
@@ -41,11 +46,6 @@ from bench.sandbox_client import (
     rating_buttons,
     request_id_of,
 )
-from okrate.consumer_lag import group_lag
-from okrate.links import Links, link_record
-from okrate.names import streams_app_id
-from okrate.settings import load_settings
-from okrate.topic_reader import read_to_end
 from sandbox.webhooks import build_webhook, encode_body
 from schemas.codec import DecodeError, decode
 from schemas.records import (

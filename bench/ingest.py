@@ -31,12 +31,13 @@ from pathlib import Path
 
 import aiohttp
 
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from bench.broker import bench_broker
 from bench.common import free_port, wait_port, write_result
 from bench.load import LoadResult, offered_rate, saturation
-from okrate.settings import load_settings
 from sandbox.webhooks import build_webhook, encode_body
-from schemas.topics import OKDESK_EVENTS, ensure_topics
+from schemas.topics import OKDESK_EVENTS
 
 RATE = 500.0
 SLICE_SECONDS = float(os.environ.get("BENCH_SLICE_SECONDS", "3"))

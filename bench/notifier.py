@@ -23,16 +23,17 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from base.kafka_clients import producer_config
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from bench.broker import bench_broker
 from bench.common import percentile, write_result
-from okrate.kafka_clients import producer_config
-from okrate.settings import load_settings
 from sandbox.telegram_api import running_telegram
 from sandbox.telegram_state import TelegramState
 from schemas.codec import encode
 from schemas.keys import issue_key
 from schemas.records import RatingRequested, utc_now
-from schemas.topics import RATING_REQUESTED, ensure_topics
+from schemas.topics import RATING_REQUESTED
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_CHAT = 7_000_000

@@ -28,11 +28,12 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from base.kafka_clients import consumer_config, producer_config
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from bench.broker import bench_broker
 from bench.common import RESULTS, write_result
-from okrate.kafka_clients import consumer_config, producer_config
 from okrate.rebuild_stats import DECISION_TOPICS
-from okrate.settings import load_settings
 from schemas.codec import encode
 from schemas.records import (
     IssueEvent,
@@ -47,7 +48,6 @@ from schemas.topics import (
     NOTIFIER_OUTCOMES,
     RATING_RECORDED,
     RATING_REQUESTED,
-    ensure_topics,
 )
 
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
@@ -191,10 +191,9 @@ def refold(settings, bootstrap: str, total_events: int) -> dict:
 def _table_values(iid: str) -> dict[str, bytes]:
     """The `issues` and `stats-issues` values of one issue as the worker writes them, from a real
     history through the pure rules (made once, then re-labelled per issue)."""
-    from streams import issue_decider
     from streams.agents.issues import CODEC as ISSUE_CODEC
     from streams.agents.stats import ISSUES_CODEC
-    from streams.rules import Rules
+    from streams.rules import Rules, issue_decider
     from streams.stats.facts import contribute
 
     state = stats = None
@@ -228,7 +227,8 @@ def fill_tables(bootstrap: str, app, issues: int) -> None:
 def _restore_worker(prefix: str, bootstrap: str, app_id: str, data_dir: str, out) -> None:
     """The worker, in a process of its own (so that its RSS is the worker's, not the generator's):
     restores its tables from their changelogs, counts them, reports its memory on `out`."""
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
     from streams.worker import install_loop
 
     install_loop()
@@ -265,7 +265,8 @@ async def rss_with_issues(settings, bootstrap: str, data_dir: Path, issues: int)
     """The worker's memory with `issues` issues in each of its issue-keyed tables (rocksdb)."""
     import multiprocessing
 
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
 
     app_id = f"okrate-bench-tables-{uuid.uuid4().hex[:6]}"
     names = create_app(StreamsConfig(settings=settings, bootstrap=bootstrap, data_dir=data_dir / "names",

@@ -20,16 +20,18 @@ from pathlib import Path
 import faust
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from base.kafka_clients import consumer_config, producer_config
+from base.links import link_record
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from bench.broker import bench_broker
 from bench.common import write_result
-from okrate.kafka_clients import consumer_config, producer_config
-from okrate.links import link_record
-from okrate.settings import load_settings
 from schemas.codec import decode, encode
 from schemas.keys import contact_key
 from schemas.records import OkdeskWebhookEnvelope, utc_now
-from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED, ensure_topics
-from streams.app import StreamsConfig, create_app
+from schemas.topics import CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED
+from streams.app import StreamsConfig
+from streams.assembly import create_app
 
 EVENTS = int(os.environ.get("BENCH_STREAMS_EVENTS", "200000"))
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client.metrics import Counter
 
+from base.publisher import KafkaPublisher, PublishFailed
+from base.settings import Settings
 from ingest.auth import AuthMethod, authenticate_telegram, authenticate_webhook
 from ingest.metrics import IngestMetrics
 from ingest.openapi import openapi_document
-from ingest.publisher import KafkaPublisher, PublishFailed
 from ingest.webhook_body import NotAWebhook, summarise_webhook
-from okrate.settings import Settings
 from schemas.codec import EncodeError, encode
 from schemas.records import utc_now
 from schemas.records.raw import OkdeskWebhookEnvelope

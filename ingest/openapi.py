@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from okrate.settings import Settings
+from base.settings import Settings
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 ACCEPTED = {"type": "object", "properties": {"status": {"type": "string"}, "partition": {"type": "integer"},

@@ -9,10 +9,10 @@ import os
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from base.publisher import KafkaPublisher
+from base.redact import mask_url
+from base.settings import Settings
 from ingest.app import METRICS, PUBLISHER, create_app
-from ingest.publisher import KafkaPublisher
-from okrate.redact import mask_url
-from okrate.settings import Settings
 
 log = logging.getLogger("okrate.ingest")
 

@@ -2,7 +2,7 @@
 to asyncio, committing only offsets below the oldest unfinished message of each partition.
 
 Why confluent-kafka in a thread rather than aiokafka: it is what the rest of okrate uses
-(`okrate.kafka_clients`), librdkafka prefetches in the background, and the thread owns the
+(`base.kafka_clients`), librdkafka prefetches in the background, and the thread owns the
 consumer outright (poll, pause, commit), so the event loop never blocks on it. The notifier runs
 as one instance per bot, so each consumer takes every partition by `assign()` (no group
 rebalances: a restart after a crash resumes at once) and commits to its own group id.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from okrate.kafka_clients import consumer_config
+from base.kafka_clients import consumer_config
 
 log = logging.getLogger("okrate.notifier.consumer")
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
-from notifier.limits import LIMITS
+from notifier.telegram.limits import LIMITS
 
 if TYPE_CHECKING:
-    from notifier.service import Notifier
+    from notifier.telegram.polling import Poller
+
+
+class Notifier(Protocol):
+    """What the health views read of a notifier (`notifier.service.Notifier` is one; its log, its
+    conversations and its sweep are read when it has them)."""
+
+    started: asyncio.Event
+    poller: Poller | None
 
 
 def role(notifier: Notifier) -> str:

@@ -25,31 +25,31 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ingest.publisher import KafkaPublisher
+from base.names import group, notifier_group
+from base.publisher import KafkaPublisher
+from base.redact import mask_url
+from base.settings import Settings
 from notifier import decide
-from notifier.alerts import Alerter
-from notifier.bot import make_bot
-from notifier.bot_state import IDLE, BotState, LinksView, TopicFollower
-from notifier.callbacks import CallbackAnswerer
 from notifier.consumer import Message, ThreadedConsumer
 from notifier.conversations import AWAITING_REASON, STEP_TTL, ConversationRunner, Services
 from notifier.health import create_health_app
-from notifier.issue_create import IssueCreator
-from notifier.limits import UserLimits
 from notifier.locale import Texts, TextsError
-from notifier.okdesk_client import OkdeskClient
-from notifier.outcomes import Recorder, rebuild
-from notifier.pace import Pacer
-from notifier.polling import Poller
-from notifier.press_answers import PressDecisions
-from notifier.quiet_hours import QuietHours
-from notifier.scheduled import QuietScheduler
-from notifier.sender import TelegramSender
-from notifier.sweep import Sweep
-from notifier.writeback import Writeback
-from okrate.names import group, notifier_group
-from okrate.redact import mask_url
-from okrate.settings import Settings
+from notifier.okdesk.client import OkdeskClient
+from notifier.okdesk.issue_create import IssueCreator
+from notifier.okdesk.sweep import Sweep
+from notifier.okdesk.writeback import Writeback
+from notifier.outcomes.log import Recorder, rebuild
+from notifier.telegram.alerts import Alerter
+from notifier.telegram.bot import make_bot
+from notifier.telegram.bot_state import IDLE, BotState, LinksView, TopicFollower
+from notifier.telegram.callbacks import CallbackAnswerer
+from notifier.telegram.limits import UserLimits
+from notifier.telegram.pace import Pacer
+from notifier.telegram.polling import Poller
+from notifier.telegram.press_answers import PressDecisions
+from notifier.telegram.quiet_hours import QuietHours
+from notifier.telegram.scheduled import QuietScheduler
+from notifier.telegram.sender import TelegramSender
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     ContactLink,

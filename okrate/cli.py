@@ -7,85 +7,13 @@ from pathlib import Path
 
 import typer
 
-from okrate.settings import ConfigError, get_settings
+from base.settings import ConfigError, get_settings
+from okrate.commands.kafka import ensure_kafka, kafka_app
+from okrate.commands.links import forget, link_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="okrate: ratings for resolved Okdesk issues, over Kafka and Telegram.")
-kafka_app = typer.Typer(no_args_is_help=True, help="The local single-node Kafka broker (no Docker needed).")
 app.add_typer(kafka_app, name="kafka")
-link_app = typer.Typer(no_args_is_help=True, help="Links between Okdesk contacts and Telegram users (contact.links).")
 app.add_typer(link_app, name="link")
-
-
-def _local_kafka(port: int | None, data_dir: Path | None):
-    from okrate.local_kafka import LocalKafka
-
-    settings = get_settings()
-    cache = Path(settings.okrate_cache_dir) if settings.okrate_cache_dir else None
-    return LocalKafka(data_dir or Path(settings.kafka_data_dir), port or settings.kafka_port, cache)
-
-
-@kafka_app.command("up")
-def kafka_up(
-    port: int | None = typer.Option(None, help="Broker port (the controller takes the next one). Default: KAFKA_PORT or 9092."),
-    data_dir: Path | None = typer.Option(None, help="Data folder (the event store). Default: KAFKA_DATA_DIR or var/kafka."),
-) -> None:
-    """Start the broker (idempotent), wait until it answers, create missing topics."""
-    from okrate.local_kafka import KafkaLaunchError
-    from schemas.topics import ensure_topics
-
-    broker = _local_kafka(port, data_dir)
-    try:
-        broker.up(log=typer.echo)
-    except KafkaLaunchError as exc:
-        typer.echo(f"okrate kafka up: {exc}", err=True)
-        raise typer.Exit(1) from None
-    created = ensure_topics(broker.bootstrap, get_settings())
-    if created:
-        typer.echo(f"created topics: {', '.join(created)}")
-
-
-@kafka_app.command("down")
-def kafka_down(
-    port: int | None = typer.Option(None, help="Broker port."),
-    data_dir: Path | None = typer.Option(None, help="Data folder."),
-) -> None:
-    """Stop the broker cleanly (SIGTERM, then wait)."""
-    _local_kafka(port, data_dir).down(log=typer.echo)
-
-
-@kafka_app.command("status")
-def kafka_status(
-    port: int | None = typer.Option(None, help="Broker port."),
-    data_dir: Path | None = typer.Option(None, help="Data folder."),
-) -> None:
-    """Running or not, address, Kafka version, log file, topics and their partitions."""
-    status = _local_kafka(port, data_dir).status()
-    typer.echo(f"state:    {'running' if status.running else 'not running'}" + (f" (pid {status.pid})" if status.pid else ""))
-    typer.echo(f"address:  {status.bootstrap}")
-    typer.echo(f"version:  Apache Kafka {status.version}")
-    typer.echo(f"log file: {status.log_file}")
-    if status.running:
-        typer.echo(f"topics:   {len(status.topics)}")
-        for name, partitions in status.topics.items():
-            typer.echo(f"  {name:40} {partitions} partitions")
-    if not status.running:
-        raise typer.Exit(3)
-
-
-def ensure_kafka(settings) -> str:
-    """The bootstrap servers to use: KAFKA_BOOTSTRAP_SERVERS, or the local broker, started."""
-    from okrate.local_kafka import KafkaLaunchError, LocalKafka
-
-    if settings.kafka_bootstrap_servers:
-        return settings.kafka_bootstrap_servers
-    cache = Path(settings.okrate_cache_dir) if settings.okrate_cache_dir else None
-    broker = LocalKafka(Path(settings.kafka_data_dir), settings.kafka_port, cache)
-    try:
-        broker.up(log=typer.echo)
-    except KafkaLaunchError as exc:
-        typer.echo(f"okrate: {exc}", err=True)
-        raise typer.Exit(1) from None
-    return broker.bootstrap
 
 
 @app.command("run")
@@ -94,10 +22,10 @@ def run() -> None:
     ingest, a streams worker and the notifier, supervised; in sandbox mode also the stand-ins."""
     import asyncio
 
-    from okrate.logs import configure_logging
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from okrate.run_plan import plan_children, prepare_sandbox
     from okrate.supervisor import Supervisor
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -120,7 +48,7 @@ def sandbox(
     """The Telegram and Okdesk stand-ins and the sandbox page (what `okrate run` starts in sandbox mode)."""
     import asyncio
 
-    from okrate.logs import configure_logging
+    from base.logs import configure_logging
     from sandbox.service import SandboxPorts, run_sandbox
 
     settings = get_settings()
@@ -149,9 +77,9 @@ def ingest(
     reuse_port: bool = typer.Option(False, hidden=True, help="Share the port with other processes (each worker of --workers N)."),
 ) -> None:
     """The webhook endpoint (INGEST_HOST:INGEST_PORT): authenticated, durable in Kafka."""
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from ingest.service import serve
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -182,8 +110,8 @@ def streams(
     web_port: int | None = typer.Option(None, help="Port of /stats (default STATS_PORT); one per worker on a host."),
 ) -> None:
     """A Faust streams worker; run several to share the partitions."""
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from streams.worker import run_worker
 
     settings = get_settings()
@@ -198,9 +126,9 @@ def notifier() -> None:
     """The Telegram bot and the Okdesk write-back: polls Telegram (or sets the webhook), sends rating requests and decisions at Telegram's pace, writes ratings back to Okdesk."""
     import asyncio
 
+    from base.logs import configure_logging
+    from base.topic_admin import ensure_topics
     from notifier.service import serve as serve_notifier
-    from okrate.logs import configure_logging
-    from schemas.topics import ensure_topics
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -239,117 +167,7 @@ def send_test_webhook(
         raise typer.Exit(1)
 
 
-def _links():
-    from okrate.links import Links
-
-    settings = get_settings()
-    bootstrap = ensure_kafka(settings)
-    from schemas.topics import ensure_topics
-
-    ensure_topics(bootstrap, settings)
-    return Links(settings, bootstrap)
-
-
-def _checked(check, value):
-    from okrate.links import LinkError
-
-    try:
-        return check(value)
-    except LinkError as exc:
-        typer.echo(f"okrate: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-@link_app.command("add")
-def link_add(
-    contact: str = typer.Option(..., help="Okdesk contact id."),
-    telegram_user: int = typer.Option(..., help="Telegram user id (the chat is the user's private chat)."),
-) -> None:
-    """Link a contact to a Telegram user: their rating requests go to that user from now on."""
-    from okrate.links import check_contact_id, check_telegram_user, link_record
-
-    contact_id = _checked(check_contact_id, contact)
-    user = _checked(check_telegram_user, telegram_user)
-    _links().write([link_record(contact_id, "linked", "operator", user)])
-    typer.echo(f"linked contact {contact_id} to Telegram user {user}")
-
-
-@link_app.command("import")
-def link_import(file: Path = typer.Argument(..., help="CSV: contact_id,telegram_user_id with a header row, UTF-8.")) -> None:
-    """Migrate an existing local database of links; bad lines are reported, never abort the rest."""
-    from okrate.links import LinkError, link_record, plan_import
-
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        typer.echo(f"okrate: cannot read {file}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    links = _links()
-    try:
-        plan = plan_import(text, links.current())
-    except LinkError as exc:
-        typer.echo(f"okrate: {file}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    links.write([link_record(c, "linked", "import", u) for c, u in plan.to_link])
-    typer.echo(f"added: {len(plan.to_link)}, unchanged: {plan.unchanged}, rejected: {len(plan.rejected)}")
-    for line, reason in plan.rejected:
-        typer.echo(f"  line {line}: {reason}")
-
-
-@link_app.command("remove")
-def link_remove(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
-    """Unlink a contact: they are no longer asked, and their open requests are closed."""
-    from okrate.links import check_contact_id, link_record
-
-    contact_id = _checked(check_contact_id, contact)
-    _links().write([link_record(contact_id, "unlinked", "operator")])
-    typer.echo(f"unlinked contact {contact_id}")
-
-
-@app.command("forget")
-def forget(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
-    """As `link remove`, and the contact's personal data is left out of exports from now on."""
-    from okrate.links import check_contact_id, link_record
-
-    contact_id = _checked(check_contact_id, contact)
-    _links().write([link_record(contact_id, "forgotten", "forget")])
-    typer.echo(f"forgot contact {contact_id}")
-
-
-@link_app.command("invite")
-def link_invite(contact: str = typer.Option(..., help="Okdesk contact id.")) -> None:
-    """Print a one-time link (https://t.me/<bot>?start=<token>) that links the contact to whoever opens it, valid for LINK_INVITE_TTL."""
-    from notifier.invites import bot_username, invite_url, new_invite, write_invite
-    from okrate.durations import format_duration
-    from okrate.links import check_contact_id
-
-    contact_id = _checked(check_contact_id, contact)
-    settings = get_settings()
-    try:
-        username = bot_username(settings)
-    except Exception as exc:  # no token, Telegram unreachable, a wrong token
-        typer.echo(f"okrate: cannot ask Telegram for the bot's username (getMe): {exc}", err=True)
-        raise typer.Exit(2) from None
-    links = _links()
-    invite = new_invite(contact_id, settings.link_invite_ttl)
-    write_invite(settings, links.bootstrap, invite)
-    typer.echo(invite_url(username, invite.token))
-    typer.echo(f"links contact {contact_id}; one use, valid for {format_duration(settings.link_invite_ttl)} "
-               f"(until {invite.expires_at:%Y-%m-%d %H:%M} UTC)", err=True)
-
-
-@link_app.command("list")
-def link_list(contact: str | None = typer.Option(None, help="Only this contact.")) -> None:
-    """Every contact's current link state."""
-    current = _links().current()
-    rows = [current[contact]] if contact and contact in current else ([] if contact else list(current.values()))
-    if not rows:
-        typer.echo("no links" if not contact else f"contact {contact} has no link record")
-        return
-    typer.echo(f"{'contact':>10}  {'state':10} {'telegram user':>14}  {'source':9} changed at")
-    for link in sorted(rows, key=lambda r: r.contact_id):
-        user = str(link.telegram_user_id) if link.telegram_user_id is not None else "-"
-        typer.echo(f"{link.contact_id:>10}  {link.state:10} {user:>14}  {link.source:9} {link.changed_at:%Y-%m-%d %H:%M:%S}")
+app.command("forget")(forget)  # `okrate forget`, beside `okrate link ...` in okrate.commands.links
 
 
 @app.command("export")
@@ -409,7 +227,7 @@ def replay(
             typer.echo("no change" if all(c.none for c in changes.values()) else
                        "To apply these rules to the live application: okrate replay --switch")
         elif switch:
-            from okrate.names import streams_app_id
+            from base.names import streams_app_id
 
             if not yes and not typer.confirm(f"Restart {streams_app_id(settings)!r} from offset 0 (its tables are rebuilt)?"):
                 raise typer.Exit(1)

@@ -17,10 +17,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from okrate import export
-from okrate.names import reader_group
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
+from base import export
+from base.names import reader_group
+from base.settings import Settings
+from base.topic_reader import read_to_end
 from schemas.records import Record
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED, RATING_REQUESTED, RATING_STATS, TopicSpec
 

@@ -31,11 +31,11 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from okrate import names
-from okrate.kafka_clients import consumer_config, producer_config
+from base import names
+from base.kafka_clients import consumer_config, producer_config
+from base.settings import Settings
+from base.topic_reader import read_to_end
 from okrate.replay import ReplayError
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode, default_codec, encode
 from schemas.keys import dimension_key
 from schemas.records import StatsSnapshot

@@ -15,13 +15,14 @@ from collections.abc import Callable
 
 from confluent_kafka import Producer
 
-from okrate import names
-from okrate.consumer_lag import end_offsets
-from okrate.kafka_clients import producer_config
+from base import names
+from base.consumer_lag import end_offsets
+from base.kafka_clients import producer_config
+from base.settings import Settings
+from base.topic_admin import ensure_topics
+from base.topic_reader import read_to_end
 from okrate.replay import ReplayError, group_is_empty
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
-from schemas.topics import CATALOGUE, ensure_topics
+from schemas.topics import CATALOGUE
 
 
 def copy_deployment(settings: Settings, bootstrap: str, from_prefix: str,

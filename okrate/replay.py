@@ -16,11 +16,12 @@ from pathlib import Path
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from okrate import names
-from okrate.consumer_lag import committed, end_offsets
-from okrate.kafka_clients import consumer_config
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
+from base import names
+from base.consumer_lag import committed, end_offsets
+from base.kafka_clients import consumer_config
+from base.settings import Settings
+from base.topic_admin import ensure_topics
+from base.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode
 from schemas.records import RatingClosed, RatingRecorded, RatingRejected, RatingRequested, Record
 from schemas.topics import (
@@ -31,7 +32,6 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
-    ensure_topics,
 )
 
 RAW_TOPICS = (OKDESK_EVENTS, TELEGRAM_UPDATES)
@@ -166,7 +166,8 @@ def reprocess(settings: Settings, bootstrap: str, scratch_prefix: str, data_dir:
     """Runs the streams from offset 0 of the live raw topics into `scratch_prefix` (a scratch
     deployment: its topics, its application `<scratch_prefix>okrate-streams`, its changelogs);
     returns what differs."""
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
 
     scratch = names.scratch_settings(settings, scratch_prefix)
     ensure_topics(bootstrap, scratch)
@@ -204,7 +205,7 @@ def switch(settings: Settings, bootstrap: str) -> list[str]:
             raise
     topics = admin.list_topics(timeout=30).topics
     # Its changelogs, Faust's leader topic and its repartition topics: exactly the application's
-    # (`okrate.names.owned_topics`), never another deployment's that merely starts alike.
+    # (`base.names.owned_topics`), never another deployment's that merely starts alike.
     kept = {spec.full_name(settings) for spec in CATALOGUE}
     dropped = [name for name in names.owned_topics(settings, topics) if name not in kept]
     if dropped:

@@ -3,7 +3,7 @@ sandbox mode (neither TELEGRAM_BOT_TOKEN nor OKDESK_API_URL set)."""
 
 from __future__ import annotations
 
-from okrate.settings import Settings
+from base.settings import Settings
 from okrate.supervisor import Child, okrate_child
 
 
@@ -33,7 +33,7 @@ def ingest_workers(bootstrap: str, count: int, metrics_dir: str) -> list[Child]:
 
 def prepare_sandbox(settings: Settings, bootstrap: str, echo=print) -> None:
     """Links the sandbox's demo client (contact 95) to its Telegram user once, and says where to look."""
-    from okrate.links import Links, link_record
+    from base.links import Links, link_record
     from sandbox.service import DEMO_USER_ID, SandboxPorts
 
     links = Links(settings, bootstrap)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from okrate.durations import format_duration
-from okrate.names import derived
-from okrate.redact import mask_secret, mask_url
-from okrate.settings import Settings
+from base.durations import format_duration
+from base.names import derived
+from base.redact import mask_secret, mask_url
+from base.settings import Settings
 
 SECRET_FIELDS = {"webhook_secret", "okdesk_api_token", "telegram_bot_token", "telegram_webhook_secret", "admin_token"}
 

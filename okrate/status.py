@@ -14,11 +14,11 @@ from datetime import timedelta
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from okrate import names
-from okrate.consumer_lag import group_lag
-from okrate.kafka_clients import consumer_config
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
+from base import names
+from base.consumer_lag import group_lag
+from base.kafka_clients import consumer_config
+from base.settings import Settings
+from base.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode
 from schemas.records import RatingRequested, SideEffectOutcome, StatsSnapshot
 from schemas.topics import (

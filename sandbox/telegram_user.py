@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sandbox.telegram_html import utf16_len
 from sandbox.telegram_objects import (
@@ -16,7 +16,23 @@ from sandbox.telegram_objects import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.telegram_state import TelegramState
+    from sandbox.telegram_updates import UpdateQueue
+
+
+class TelegramState(Protocol):
+    """What a user's actions read and write of the stand-in's state (`sandbox.telegram_state.
+    TelegramState` is it; named here so that the user does not import the state that makes users)."""
+
+    chats: dict[int, TgChat]
+    callback_queries: dict[str, CallbackQueryRecord]
+    updates: UpdateQueue
+
+    def add_message(self, chat: TgChat, sender: TgUser, **fields: Any) -> StoredMessage: ...
+    def block(self, chat_id: int) -> None: ...
+    def unblock(self, chat_id: int) -> None: ...
+    def transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
+    def bot_messages(self, chat_id: int) -> list[TranscriptEntry]: ...
+    def notify(self) -> None: ...
 
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 

@@ -1,3 +1,3 @@
 """okrate's event contract: Avro schemas (`avro/`), typed records (`records`), the single-object
 codec (`codec`), the dead-letter helper (`deadletter`), message keys (`keys`) and the topic
-catalogue (`topics`, `topic_admin`). See `schemas/README.md`."""
+catalogue (`topics`; `base.topic_admin` creates them). See `schemas/README.md`."""

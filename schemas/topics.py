@@ -1,6 +1,6 @@
 """The topic catalogue: every topic okrate writes, what it carries, its key, partitions, cleanup
 policy and retention. `okrate kafka up` and every service's start create what is missing
-(`ensure_topics`), and the README's table is rendered from here (`catalogue_markdown`).
+(`base.topic_admin.ensure_topics`), and the README's table is rendered from here (`catalogue_markdown`).
 
 Partitions: every okrate topic has `TOPIC_PARTITIONS` partitions (default 8), fixed once. The
 topics keyed by issue id must agree so that one issue lands on the same partition number in each
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from schemas.records import (
     ClockTick,
@@ -42,8 +42,15 @@ from schemas.records import (
     TelegramUpdateEnvelope,
 )
 
-if TYPE_CHECKING:
-    from okrate.settings import Settings
+
+class Settings(Protocol):
+    """What a topic's name and configuration depend on: `base.settings.Settings` is one (the
+    contract stays at the bottom of the house and imports nothing above it)."""
+
+    topic_partitions: int
+    topic_retention: timedelta
+
+    def topic(self, name: str) -> str: ...
 
 # Raw envelopes hold a webhook body up to WEBHOOK_MAX_BYTES (1 MiB by default) plus metadata, and
 # a dead letter holds any message: above the broker's default limit of about 1 MB.
@@ -208,13 +215,3 @@ def catalogue_markdown(topics: Sequence[TopicSpec] = ALL_TOPICS) -> str:
         )
     return "\n".join(rows) + "\n"
 
-
-def ensure_topics(
-    bootstrap_servers: str, settings: Settings, topics: Sequence[TopicSpec] = ALL_TOPICS,
-    *, timeout: float = 30.0,
-) -> list[str]:
-    """Creates the missing topics; raises `TopicMismatch` naming an existing topic whose partition
-    count or cleanup policy disagrees. Returns the names created (with prefix)."""
-    from schemas.topic_admin import ensure_topics as ensure
-
-    return ensure(bootstrap_servers, settings, topics, timeout=timeout)

@@ -1,6 +1,6 @@
 """The Faust application: its settings, topics and tables. Agents live in `streams/agents/`.
 
-`create_app` builds a fresh application each time (tests run several side by side, a rebuild
+`create_app` (`streams.assembly`) builds a fresh application each time (tests run several side by side, a rebuild
 runs one under another id); `okrate streams` runs the one from the environment.
 """
 
@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import faust
 
-from okrate.names import STREAMS_APPLICATION, streams_app_id
-from okrate.settings import Settings
+from base.names import STREAMS_APPLICATION, streams_app_id
+from base.settings import Settings
 from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,
@@ -24,14 +24,14 @@ from schemas.topics import (
     Cleanup,
     TopicSpec,
 )
+from streams.exposure import web_bind
 from streams.faust_consumer import ContiguousConsumer
 from streams.link_directory import LinkDirectory
 from streams.metrics import StreamsMetrics
 from streams.outputs import Output, Outputs, Waiting
 from streams.rules import Rules
-from streams.web.exposure import web_bind
 
-DEFAULT_APP_ID = STREAMS_APPLICATION  # of the deployment without a prefix; see okrate.names
+DEFAULT_APP_ID = STREAMS_APPLICATION  # of the deployment without a prefix; see base.names
 
 
 class StatsBatching(NamedTuple):
@@ -46,7 +46,7 @@ LIVE_STATS_BATCHING = StatsBatching(max_events=1000, every_s=0.1)
 class StreamsConfig:
     settings: Settings
     bootstrap: str
-    app_id: str | None = None  # None: the deployment's own (`okrate.names.streams_app_id`)
+    app_id: str | None = None  # None: the deployment's own (`base.names.streams_app_id`)
     data_dir: Path = Path("var/streams")
     web_port: int | None = None  # None: no web server (tests); `okrate streams` uses STATS_PORT
     store: str = "rocksdb://"
@@ -238,38 +238,4 @@ class StreamsApp:
         `noack()` stream) once the broker stored them (`streams.outputs`)."""
         await self.outputs.start()
         return await self.outputs.emit(stream, event, outputs, held=held)
-
-
-def ensure_changelogs(app: StreamsApp) -> list[str]:
-    """Creates the tables' changelog topics before Faust starts. Faust would create them itself,
-    but a worker whose metadata does not show them yet fails its first table write
-    (PartitionsMismatch: "the changelog topic has 0 partitions")."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": app.config.bootstrap, "log_level": 0})
-    existing = set(admin.list_topics(timeout=30).topics)
-    wanted = [table.changelog_topic.get_topic_name() for table in app.faust.tables.values()]
-    missing = [name for name in wanted if name not in existing]
-    if missing:
-        futures = admin.create_topics([
-            NewTopic(name, app.settings.topic_partitions, replication_factor=-1, config={"cleanup.policy": "compact"})
-            for name in missing
-        ], operation_timeout=30)
-        for future in futures.values():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise
-    return missing
-
-
-def create_app(config: StreamsConfig) -> StreamsApp:
-    from streams.agents import register_all
-
-    app = StreamsApp(config)
-    register_all(app)
-    ensure_changelogs(app)
-    return app
 

@@ -5,7 +5,7 @@ resolving webhook reaches `rating.requested` through one agent. The topic is com
 (one record per contact), so each worker reads all of its partitions, without a consumer group,
 from the beginning, in a thread of its own. The copy may lag: the contacts' side (keyed by
 contact, ordered with the links) checks every request against its own state and re-addresses
-the ones the copy got wrong, off the critical path (`streams.addressing`).
+the ones the copy got wrong, off the critical path (`streams.rules.addressing`).
 Not Faust's GlobalTable: it is reported broken with several workers (faust-streaming #283).
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from okrate.kafka_clients import consumer_config
+from base.kafka_clients import consumer_config
 from schemas.codec import DecodeError, decode
 from schemas.records import ContactLink
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
-from okrate.kafka_clients import producer_config
+from base.kafka_clients import producer_config
 
 log = logging.getLogger("okrate.streams.outputs")
 

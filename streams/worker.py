@@ -6,10 +6,11 @@ import asyncio
 import logging
 from pathlib import Path
 
-from okrate.names import streams_app_id, streams_data_dir
-from okrate.settings import Settings
-from streams.app import StreamsConfig, create_app
-from streams.web.exposure import LOOPBACK, web_exposure
+from base.names import streams_app_id, streams_data_dir
+from base.settings import Settings
+from streams.app import StreamsConfig
+from streams.assembly import create_app
+from streams.exposure import LOOPBACK, web_exposure
 
 log = logging.getLogger("okrate.streams")
 

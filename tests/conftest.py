@@ -71,8 +71,8 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings_for(kafka_bootstrap, topic_prefix):
     """Settings of an isolated test: its own topic prefix, the catalogue's topics created."""
-    from okrate.settings import load_settings
-    from schemas.topics import ensure_topics
+    from base.settings import load_settings
+    from base.topic_admin import ensure_topics
 
     def make(**overrides):
         # Fewer partitions than production's 8 keep the session broker light; still several, so

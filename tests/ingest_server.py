@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
+from base.publisher import KafkaPublisher
+from base.settings import Settings
 from ingest.app import create_app
-from ingest.publisher import KafkaPublisher
-from okrate.settings import Settings
 
 
 @contextmanager

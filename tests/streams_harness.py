@@ -11,12 +11,13 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from okrate.kafka_clients import producer_config
-from okrate.settings import Settings
+from base.kafka_clients import producer_config
+from base.settings import Settings
 from schemas.codec import decode, encode
 from schemas.records import OkdeskWebhookEnvelope, Record, utc_now
 from schemas.topics import OKDESK_EVENTS, TopicSpec
-from streams.app import StreamsApp, StreamsConfig, create_app
+from streams.app import StreamsApp, StreamsConfig
+from streams.assembly import create_app
 from tests.kafka_helpers import read_topic
 
 

@@ -25,14 +25,14 @@ from aiogram.filters import Filter
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from ingest.publisher import KafkaPublisher
+from base.publisher import KafkaPublisher
 from notifier import decide, render
-from notifier.bot_state import IDLE, BotState, LinksView
 from notifier.consumer import Message
-from notifier.limits import UserLimits
 from notifier.locale import Texts
-from notifier.okdesk_client import OkdeskClient
-from notifier.sender import TelegramSender
+from notifier.okdesk.client import OkdeskClient
+from notifier.telegram.bot_state import IDLE, BotState, LinksView
+from notifier.telegram.limits import UserLimits
+from notifier.telegram.sender import TelegramSender
 from schemas.callback_data import is_conversation
 from schemas.codec import DecodeError, decode
 from schemas.records import ConversationState, TelegramUpdateEnvelope, utc_now
@@ -57,7 +57,7 @@ class Services:
     links: LinksView
     sender: TelegramSender
     okdesk: OkdeskClient | None = None
-    creator: Any = None  # notifier.issue_create.IssueCreator
+    creator: Any = None  # notifier.okdesk.issue_create.IssueCreator
     publisher: KafkaPublisher | None = None
     received_topic: str = ""  # rating.received (free-text reasons)
     portal_url: str | None = None
@@ -117,7 +117,7 @@ class Conversation:
         return self.services.clock()
 
     def refuse(self, limit: str) -> None:
-        """Counts a refusal by one of the per-user limits (notifier.limits)."""
+        """Counts a refusal by one of the per-user limits (notifier.telegram.limits)."""
         self.services.refused[limit] += 1
         log.info("chat %s: refused by the %s limit", self.chat_id, limit)
 

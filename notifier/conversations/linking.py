@@ -12,20 +12,17 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
-from notifier import limits, phones
-from notifier.bot_state import IDLE
+from base.links import link_record
 from notifier.conversations import AWAITING_CONTACT, Conversation, StepIs
-from notifier.invites import invite_verdict
-from notifier.okdesk_client import OkdeskError
-from okrate.links import link_record
+from notifier.conversations.prompts import ask_for_description, ask_for_phone
+from notifier.okdesk.client import OkdeskError
+from notifier.telegram import limits, phones
+from notifier.telegram.bot_state import IDLE
+from notifier.telegram.invites import invite_verdict
 from schemas.keys import okdesk_id
 from schemas.records import utc_now
 
 log = logging.getLogger("okrate.notifier.linking")
-
-
-def ask_for_phone(conv: Conversation, intro_key: str = "start.intro") -> None:
-    conv.reply(conv.text(intro_key), contact_button=conv.text("button.share_phone"))
 
 
 async def linked(conv: Conversation, contact_id: str, source: str) -> None:
@@ -35,8 +32,6 @@ async def linked(conv: Conversation, contact_id: str, source: str) -> None:
     conv.reply(conv.text("link.done"), remove_keyboard=True)
     await conv.idle()
     if then == "new_issue":
-        from notifier.conversations.new_issue import ask_for_description
-
         await ask_for_description(conv)
 
 

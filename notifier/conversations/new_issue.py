@@ -2,7 +2,7 @@
 when more follow, is the title) → the issue is created in Okdesk with the linked contact and their
 company (by `IssueCreator`, once, keyed by the update id) → its number and a link.
 An unlinked user is asked to link first, and the new issue goes on after linking. Beyond
-BOT_NEW_ISSUES_PER_DAY a day the user is told when they can again (notifier.limits)."""
+BOT_NEW_ISSUES_PER_DAY a day the user is told when they can again (notifier.telegram.limits)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from notifier import limits, render
+from notifier import render
 from notifier.conversations import AWAITING_CONTACT, AWAITING_DESCRIPTION, Conversation, StepIs
-from notifier.conversations.linking import ask_for_phone
+from notifier.conversations.prompts import ask_for_description, ask_for_phone
+from notifier.telegram import limits
 from schemas.callback_data import NEW_ISSUE
-
-
-async def ask_for_description(conv: Conversation) -> None:
-    conv.reply(conv.text("new.ask"), keyboard=((render.Button(conv.text("button.cancel"), render.CANCEL),),))
-    await conv.set_step(AWAITING_DESCRIPTION)
 
 
 def over_the_day_limit(conv: Conversation) -> bool:

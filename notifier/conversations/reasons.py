@@ -3,16 +3,17 @@ which the streams read as presses, and an optional free-text answer). A text sen
 waits for a reason becomes a `ReasonGiven` on `rating.received`, keyed by the issue id, its event
 id derived from the update id: a redelivered update is the same event. At most
 BOT_REASON_MAX_CHARS characters each (a longer one is answered with a request to shorten it) and
-BOT_REASONS_PER_REQUEST texts per request (notifier.limits)."""
+BOT_REASONS_PER_REQUEST texts per request (notifier.telegram.limits)."""
 
 from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
-from notifier import limits, render
-from notifier.bot_state import publish_record
+from notifier import render
 from notifier.conversations import AWAITING_REASON, Conversation, StepIs
+from notifier.telegram import limits
+from notifier.telegram.bot_state import publish_record
 from schemas.keys import issue_key
 from schemas.records import ReasonGiven
 

@@ -7,8 +7,8 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from base.links import link_record
 from notifier.conversations import Conversation
-from okrate.links import link_record
 
 
 async def stop(message: Message, conv: Conversation) -> None:

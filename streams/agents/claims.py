@@ -9,7 +9,7 @@ from schemas.keys import issue_key
 from schemas.records import TelegramUpdateEnvelope
 from schemas.topics import RATING_RECEIVED, TELEGRAM_UPDATES
 from streams.agents.inbox import refuse, take
-from streams.claims import ForeignPress, claim
+from streams.rules.claims import ForeignPress, claim
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp

@@ -11,8 +11,8 @@ from schemas.codec import encode
 from schemas.keys import issue_key
 from schemas.records import ContactLink, RatingClosed, RatingRequested
 from schemas.topics import CONTACT_LINKS, REQUESTS_BY_CONTACT, REQUESTS_BY_ISSUE
-from streams import addressing
 from streams.agents.inbox import refuse, take
+from streams.rules import addressing
 from streams.state_codec import StateCodec
 
 if TYPE_CHECKING:

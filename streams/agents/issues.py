@@ -46,13 +46,13 @@ from schemas.topics import (
     REQUESTS_BY_ISSUE,
     TopicSpec,
 )
-from streams import issue_decider, rating_decisions
-from streams.addressing import NO_CONTACT
 from streams.agents.inbox import refuse, take
-from streams.clock import StreamClock
-from streams.due_index import DueIndex
-from streams.issue_state import IssueState
-from streams.normalise import NotUnderstood, Position, normalise
+from streams.rules import issue_decider, rating_decisions
+from streams.rules.addressing import NO_CONTACT
+from streams.rules.clock import StreamClock
+from streams.rules.due_index import DueIndex
+from streams.rules.issue_state import IssueState
+from streams.rules.normalise import NotUnderstood, Position, normalise
 from streams.state_codec import StateCodec
 from streams.stats.fold import position
 

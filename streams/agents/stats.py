@@ -22,7 +22,7 @@ latest record per key is always the figure of everything folded (compaction keep
 dimension): one table write and one snapshot per dimension per batch.
 
 A fresh application id (a reprocess) gets its own repartition topic, created here; the
-deployment's own application (`<prefix>okrate-streams`, see `okrate.names`) uses the catalogue's
+deployment's own application (`<prefix>okrate-streams`, see `base.names`) uses the catalogue's
 `<prefix>okrate-streams.stats.by-dimension`. A refold of the decision topics (`okrate replay
 --rebuild-stats`) is a batch job without Faust (`okrate.rebuild_stats`, `streams.stats.refold`).
 """
@@ -33,7 +33,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from okrate.names import application_of
+from base.names import application_of
+from base.topic_admin import ensure_topics
 from schemas.codec import encode
 from schemas.keys import dimension_key
 from schemas.records import (
@@ -58,7 +59,6 @@ from schemas.topics import (
     RATING_STATS,
     STATS_BY_DIMENSION,
     TopicSpec,
-    ensure_topics,
     repartition_topic,
 )
 from streams.agents.inbox import receive, reject

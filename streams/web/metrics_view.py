@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import faust
 
-from okrate.consumer_lag import group_lag
+from base.consumer_lag import group_lag
 
 if TYPE_CHECKING:
     from streams.app import StreamsApp

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from base.settings import Settings
+from base.topic_reader import read_to_end
 from bench.sandbox_client import request_id_of
-from notifier.okdesk_client import rate_value
+from notifier.okdesk.client import rate_value
 from okrate.rebuild_stats import differing, latest_snapshots, run_refold
 from okrate.replay import reprocess
-from okrate.settings import Settings
-from okrate.topic_reader import read_to_end
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     OkdeskWebhookEnvelope,

@@ -26,11 +26,11 @@ from typing import Any
 
 import aiohttp
 
+from base.consumer_lag import end_offsets, group_lag
+from base.names import streams_app_id
+from base.settings import Settings, load_settings
 from bench.okrate_run import OkrateRun
 from bench.sandbox_client import SandboxClient
-from okrate.consumer_lag import end_offsets, group_lag
-from okrate.names import streams_app_id
-from okrate.settings import Settings, load_settings
 from schemas.topics import (
     ALL_TOPICS,
     CLOCK_TICKS,
@@ -129,7 +129,7 @@ async def _chaos(run: OkrateRun, settings: Settings, plan: Plan, gap: float) -> 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
         sandbox = SandboxClient(http, run.okdesk, run.telegram)
         seeded = observed.seeded = await seed(sandbox, plan)
-        from okrate.links import Links, link_record
+        from base.links import Links, link_record
 
         links = [link_record(str(c), "linked", "import", u) for c, u in seeded.linked.items()]
         await asyncio.to_thread(Links(settings, run.bootstrap).write, links)

@@ -41,10 +41,10 @@ from pathlib import Path
 
 import aiohttp
 
+from base.consumer_lag import group_lag
+from base.names import streams_app_id
+from base.settings import load_settings
 from bench.okrate_run import OkrateRun
-from okrate.consumer_lag import group_lag
-from okrate.names import streams_app_id
-from okrate.settings import load_settings
 from schemas.codec import DecodeError, decode
 from schemas.records import (
     DeadLetter,
@@ -304,7 +304,7 @@ def _fates(bootstrap: str, settings, dead: list[DeadLetter], tally: Tally) -> Co
 
 
 def _ignored(envelope: OkdeskWebhookEnvelope, topic: str, partition: int, offset: int) -> bool:
-    from streams.normalise import NotUnderstood, Position, normalise
+    from streams.rules.normalise import NotUnderstood, Position, normalise
 
     try:
         return normalise(envelope, Position(topic, partition, offset)) is None

@@ -8,7 +8,7 @@ import faust
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from okrate.kafka_clients import producer_config
+from base.kafka_clients import producer_config
 
 PARTITIONS = 8
 KEYS = [str(n) for n in [1380, 1, 2, 95, 147, 9999, 123456]] + [f"issue-{n}" for n in range(40)]

@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from okrate.export import STATS_COLUMNS
-from okrate.links import link_record
+from base.export import STATS_COLUMNS
+from base.links import link_record
 from schemas.codec import decode, encode
 from schemas.records import (
     IssueEvent,
@@ -43,17 +43,9 @@ from schemas.topics import (
     RATING_REQUESTED,
     TopicSpec,
 )
-from streams.web.dashboard_view import (
-    LATEST_LOW,
-    SESSION_COOKIE,
-    LowRatingsTail,
-    Names,
-    TailView,
-    dashboard_document,
-    day_keys,
-    histogram,
-    week_keys,
-)
+from streams.web.dashboard_data import dashboard_document, day_keys, histogram, week_keys
+from streams.web.gate import SESSION_COOKIE
+from streams.web.low_ratings import LATEST_LOW, LowRatingsTail, Names, TailView
 from tests.browser import find_chromium, launch
 from tests.integration.test_stats import converged, expected_snapshots, feed, free_port, worker
 from tests.streams_harness import Feeder

@@ -24,16 +24,17 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from base import names
+from base.consumer_lag import end_offsets
+from base.settings import Settings, load_settings
+from base.topic_admin import ensure_topics
 from bench.common import free_ports
 from notifier.service import Notifier, Tuning
-from okrate import names
-from okrate.consumer_lag import end_offsets
 from okrate.rebuild_stats import latest_snapshots
-from okrate.settings import Settings, load_settings
 from sandbox.telegram_api import RunningTelegram, running_telegram
 from sandbox.telegram_state import TelegramState
 from schemas.records import ContactLink, RatingRequested
-from schemas.topics import ALL_TOPICS, CONTACT_LINKS, RATING_REQUESTED, RATING_STATS, ensure_topics
+from schemas.topics import ALL_TOPICS, CONTACT_LINKS, RATING_REQUESTED, RATING_STATS
 from tests.conftest import _delete_topics_with_prefix
 from tests.integration.test_streams_requests import okdesk_status
 from tests.notifier.helpers import said
@@ -224,7 +225,7 @@ async def test_two_deployments_on_one_cluster_share_nothing(deployments, kafka_b
     groups = {g.group_id for g in admin.list_consumer_groups(request_timeout=20).result().valid}
     assert f"{scratch}okrate-streams" in groups
     # (The statistics rebuild is a batch job: its reader assigns partitions and commits nothing,
-    # so it leaves no group behind; its group id is A's too, `okrate.names.reader_group`.)
+    # so it leaves no group behind; its group id is A's too, `base.names.reader_group`.)
     assert not any(g.startswith(b.prefix) and ("reprocess" in g or "stats-rebuild" in g) for g in groups)
     topics = set(admin.list_topics(timeout=20).topics)
     assert f"{scratch}okrate-streams-issues-changelog" in topics

@@ -8,8 +8,8 @@ import csv
 import json
 from datetime import UTC, datetime, timedelta
 
-from okrate.export import RATING_COLUMNS, REQUEST_COLUMNS
-from okrate.links import link_record
+from base.export import RATING_COLUMNS, REQUEST_COLUMNS
+from base.links import link_record
 from schemas.records import RatingRecorded, RatingRequested
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED, RATING_REQUESTED
 from tests.integration.test_links import okrate

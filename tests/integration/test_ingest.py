@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from base.publisher import KafkaPublisher
 from ingest.app import METRICS, create_app
-from ingest.publisher import KafkaPublisher
 from schemas.codec import decode
 from schemas.records.raw import OkdeskWebhookEnvelope, TelegramUpdateEnvelope
 from schemas.topics import OKDESK_EVENTS, TELEGRAM_UPDATES

@@ -14,11 +14,12 @@ import time
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
+from base.publisher import KafkaPublisher
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from ingest.app import create_app
-from ingest.publisher import KafkaPublisher
 from okrate.local_kafka import LocalKafka
-from okrate.settings import load_settings
-from schemas.topics import OKDESK_EVENTS, ensure_topics
+from schemas.topics import OKDESK_EVENTS
 from tests.conftest import _free_port_pair
 from tests.kafka_helpers import count_messages
 

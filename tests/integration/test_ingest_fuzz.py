@@ -38,8 +38,8 @@ auth = st.sampled_from(["none", "good-signature", "bad-signature", "token", "gar
 
 @pytest.fixture(scope="module")
 def server(kafka_bootstrap, request):
-    from okrate.settings import load_settings
-    from schemas.topics import ensure_topics
+    from base.settings import load_settings
+    from base.topic_admin import ensure_topics
 
     prefix = f"fuzz{abs(hash(request.node.nodeid)) % 10**8}-"
     cfg = load_settings(_env_file=None, topic_prefix=prefix, topic_partitions=2, webhook_secret=SECRET,

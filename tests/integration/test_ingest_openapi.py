@@ -7,8 +7,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from base.settings import load_settings
 from ingest.openapi import openapi_document
-from okrate.settings import load_settings
 from schemas.topics import OKDESK_EVENTS, TELEGRAM_UPDATES
 from tests.ingest_server import ingest_in_thread
 from tests.kafka_helpers import count_messages
@@ -21,7 +21,7 @@ ACCEPTED: list[str] = []
 
 @pytest.fixture(scope="module")
 def ingest_url(kafka_bootstrap):
-    from schemas.topics import ensure_topics
+    from base.topic_admin import ensure_topics
 
     cfg = CONFIG.model_copy(update={"topic_prefix": "openapi-", "topic_partitions": 2})
     ensure_topics(kafka_bootstrap, cfg)

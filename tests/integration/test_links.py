@@ -80,7 +80,7 @@ async def test_a_link_the_workers_copy_has_not_seen_yet_still_reaches_its_user_o
                                                                                       data_dir):
     """The issue agent addresses from its copy of `contact.links`; a copy that has not caught up
     with a link made a moment before the webhook is corrected by the contacts' side."""
-    from okrate.links import link_record
+    from base.links import link_record
     from schemas.keys import contact_key
     from schemas.topics import CONTACT_LINKS
     from streams.link_directory import LinkDirectory

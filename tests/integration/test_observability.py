@@ -13,8 +13,9 @@ import sys
 
 import aiohttp
 
-from okrate.logs import configure_logging
-from streams.app import StreamsConfig, create_app
+from base.logs import configure_logging
+from streams.app import StreamsConfig
+from streams.assembly import create_app
 from tests.conftest import free_ports
 from tests.integration.test_streams_requests import okdesk_status
 from tests.streams_harness import Feeder, running_streams

@@ -80,8 +80,8 @@ async def test_the_batch_refold_gives_the_live_workers_figures(settings_for, kaf
 
 
 def test_a_rebuild_without_the_decision_topics_fails_with_the_reason(kafka_bootstrap, unique_id):
+    from base.settings import load_settings
     from okrate.replay import ReplayError
-    from okrate.settings import load_settings
 
     settings = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=f"none{unique_id}-")
     with pytest.raises(ReplayError, match=f"the decision topic none{unique_id}-issue.events does not exist"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from base.settings import load_settings
+from base.topic_reader import read_to_end
 from okrate.rename import copy_deployment
 from okrate.replay import ReplayError
-from okrate.settings import load_settings
-from okrate.topic_reader import read_to_end
 from schemas.topics import CATALOGUE, CONTACT_LINKS, OKDESK_EVENTS, RATING_REQUESTED
 from tests.conftest import _delete_topics_with_prefix
 from tests.integration.test_streams_requests import link, okdesk_status

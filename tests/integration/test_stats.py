@@ -39,7 +39,8 @@ from schemas.topics import (
     RATING_STATS,
     TopicSpec,
 )
-from streams.app import StreamsApp, StreamsConfig, create_app
+from streams.app import StreamsApp, StreamsConfig
+from streams.assembly import create_app
 from streams.stats.facts import contribute
 from streams.stats.fold import fold_many
 from streams.stats.snapshot import snapshot

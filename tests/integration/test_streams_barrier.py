@@ -11,7 +11,8 @@ from confluent_kafka import Producer
 
 from schemas.records import RatingRequested
 from schemas.topics import RATING_REQUESTED
-from streams.app import StreamsConfig, create_app
+from streams.app import StreamsConfig
+from streams.assembly import create_app
 from tests.integration.test_streams_requests import okdesk_status
 from tests.streams_harness import Feeder, running_streams, wait_for
 

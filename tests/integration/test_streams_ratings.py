@@ -15,7 +15,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from okrate.settings import load_settings
+from base.settings import load_settings
+from base.topic_admin import ensure_topics
 from sandbox.telegram_api import running_telegram
 from schemas.callback_data import rating_data
 from schemas.codec import decode
@@ -39,7 +40,6 @@ from schemas.topics import (
     RATING_RECORDED,
     RATING_REQUESTED,
     TELEGRAM_UPDATES,
-    ensure_topics,
 )
 from tests.integration.test_stats import converged, expected_snapshots
 from tests.integration.test_streams_requests import link, okdesk_status
@@ -138,7 +138,8 @@ async def test_presses_reminders_expiry_portal_and_reprocess(settings_for, kafka
     scratch = load_settings(_env_file=None, kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=settings.topic_partitions,
                             topic_prefix=f"scratch{uuid.uuid4().hex[:6]}-", rating_remind_after="24h", rating_expiry="7d")
     ensure_topics(kafka_bootstrap, scratch)
-    from streams.app import StreamsConfig, create_app
+    from streams.app import StreamsConfig
+    from streams.assembly import create_app
 
     reprocess_id = f"okrate-reprocess-{uuid.uuid4().hex[:6]}"
     app = create_app(StreamsConfig(settings=scratch, bootstrap=kafka_bootstrap, app_id=reprocess_id,

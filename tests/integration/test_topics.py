@@ -10,13 +10,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from okrate.kafka_clients import consumer_config, producer_config
-from okrate.settings import load_settings
+from base.kafka_clients import consumer_config, producer_config
+from base.settings import load_settings
+from base.topic_admin import TopicMismatch, ensure_topics
 from schemas.codec import encode
 from schemas.deadletter import dead_letter_message, decode_or_deadletter
 from schemas.keys import issue_key
 from schemas.records import DeadLetter, IssueEvent, utc_now
-from schemas.topic_admin import TopicMismatch
 from schemas.topics import (
     ALL_TOPICS,
     CONTACT_LINKS,
@@ -24,7 +24,6 @@ from schemas.topics import (
     INTERNAL_TOPICS,
     ISSUE_EVENTS,
     Cleanup,
-    ensure_topics,
 )
 
 pytestmark = pytest.mark.kafka

@@ -9,15 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier import decide, phones, render
-from notifier.alerts import Alert, alert_for, batches
-from notifier.bot_state import BotState, LinksView
-from notifier.invites import TOKEN, invite_url, invite_verdict, new_invite
-from notifier.issue_create import find_marked
+from base.links import link_record
+from notifier import decide, render
 from notifier.locale import Texts, TextsError, texts_markdown
-from notifier.quiet_hours import QuietHours, may_send_at
-from notifier.writeback import okdesk_writes, reconciled
-from okrate.links import link_record
+from notifier.okdesk.issue_create import find_marked
+from notifier.okdesk.writeback import okdesk_writes, reconciled
+from notifier.telegram import phones
+from notifier.telegram.alerts import Alert, alert_for, batches
+from notifier.telegram.bot_state import BotState, LinksView
+from notifier.telegram.invites import TOKEN, invite_url, invite_verdict, new_invite
+from notifier.telegram.quiet_hours import QuietHours, may_send_at
 from schemas.callback_data import parse
 from schemas.records import ConversationState, ReasonRecorded
 from tests.notifier.conftest import T0, recorded, request
@@ -228,8 +229,8 @@ class _Publisher:
 
 
 async def test_a_request_closed_during_quiet_hours_is_never_sent_and_a_restart_resumes_the_others():
-    from notifier.outcomes import OutcomeLog, Recorder
-    from notifier.scheduled import QuietScheduler
+    from notifier.outcomes.log import OutcomeLog, Recorder
+    from notifier.telegram.scheduled import QuietScheduler
     from schemas.records import RatingClosed
 
     sent = []

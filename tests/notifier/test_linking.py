@@ -14,8 +14,8 @@ from datetime import timedelta
 
 import pytest
 
-from notifier.invites import new_invite, write_invite
-from okrate.links import link_record
+from base.links import link_record
+from notifier.telegram.invites import new_invite, write_invite
 from sandbox.okdesk_api import running_okdesk
 from sandbox.okdesk_state import OkdeskState
 from schemas.codec import encode

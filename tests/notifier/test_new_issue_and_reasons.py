@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import re
 
-from okrate.links import link_record
+from base.links import link_record
 from schemas.codec import encode
 from schemas.keys import contact_key
 from schemas.records import (

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from notifier import decide
-from notifier.issue_create import IssueCreator
-from notifier.okdesk_client import OkdeskClient, OkdeskError, errors_text, rate_value
-from notifier.writeback import RATE, OkdeskWrite, reconciled
+from notifier.okdesk.client import OkdeskClient, OkdeskError, errors_text, rate_value
+from notifier.okdesk.issue_create import IssueCreator
+from notifier.okdesk.writeback import RATE, OkdeskWrite, reconciled
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_missing_and_null_fields_are_tolerated():
     comment = OkdeskWrite("k", "okdesk.comment", "1", "r", {"marker": "[m]"})
     assert reconciled(comment, comments=[None, {"content": None}, {"id": None, "content": "x [m]"}]).comment_id is None
     assert rate_value({"value": " Good "}) == "good" and rate_value("normal") == "normal"
-    from notifier.issue_create import created_before, find_marked
+    from notifier.okdesk.issue_create import created_before, find_marked
 
     assert find_marked([{"id": None, "description": "[m]"}, {"description": None}, {"id": 5, "description": "[m]"}],
                        "[m]") == "5"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from base.links import link_record
 from notifier.service import group_id
 from okrate import replay
-from okrate.links import link_record
 from schemas.callback_data import rating_data
 from schemas.topics import CONTACT_LINKS, RATING_RECORDED, RATING_REQUESTED
 from tests.integration.test_streams_requests import okdesk_status

@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notifier import decide, render
-from notifier.callbacks import Press, press_to_answer
 from notifier.consumer import OffsetTracker
 from notifier.locale import Texts, TextsError
-from notifier.outcomes import OutcomeLog
-from notifier.press_answers import PressDecisions, Standing, answer_text
-from notifier.writeback import okdesk_writes, reconciled, write_of
+from notifier.okdesk.writeback import okdesk_writes, reconciled, write_of
+from notifier.outcomes.log import OutcomeLog
+from notifier.telegram.callbacks import Press, press_to_answer
+from notifier.telegram.press_answers import PressDecisions, Standing, answer_text
 from schemas.callback_data import parse
 from schemas.records import (
     RatingClosed,

@@ -10,8 +10,8 @@ import time
 from dataclasses import replace
 
 from notifier.health import metrics_text
+from notifier.okdesk.sweep import KEY, KIND
 from notifier.service import Notifier
-from notifier.sweep import KEY, KIND
 from okrate.status import sweep_figures
 from sandbox.okdesk_objects import okdesk_time
 from schemas.codec import decode

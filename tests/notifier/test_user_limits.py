@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.health import metrics_text
-from notifier.limits import next_local_midnight
+from notifier.telegram.limits import next_local_midnight
 from schemas.codec import decode
 from schemas.records import ReasonGiven
 from schemas.topics import RATING_RECEIVED

@@ -22,7 +22,8 @@ from aiohttp import web
 
 from sandbox.clock import FakeClock
 from sandbox.okdesk_state import OkdeskState
-from sandbox.page import SESSION_COOKIE, create_page_app, render_entities, sanitize_comment
+from sandbox.page import SESSION_COOKIE, create_page_app
+from sandbox.page_html import render_entities, sanitize_comment
 from sandbox.runner import run_app
 from sandbox.service import DEMO_USER_ID, seed
 from sandbox.telegram_api import RunningTelegram, running_telegram

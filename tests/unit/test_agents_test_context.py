@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from faust.types import TP
 
-from okrate.settings import load_settings
+from base.settings import load_settings
 from schemas.codec import decode, encode
 from schemas.records import (
     DeadLetter,

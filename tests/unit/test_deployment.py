@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from okrate.settings import Settings
+from base.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.kafka.yml").read_text())

@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
+from base.logs import RedactingFilter
+from base.redact import mask_headers, mask_url
 from ingest.app import DeliveryIds
 from ingest.auth import AuthMethod, authenticate_telegram, authenticate_webhook, body_signature
 from ingest.service import MaskingAccessLogger
 from ingest.webhook_body import NotAWebhook, summarise_webhook
-from okrate.logs import RedactingFilter
-from okrate.redact import mask_headers, mask_url
 
 
 def test_signature_token_and_no_secret():

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from okrate.links import LinkError, link_record, plan_import
+from base.links import LinkError, link_record, plan_import
 from schemas.records import ContactLink, RatingClosed, RatingRequested
-from streams import addressing
-from streams.rules import Rules
+from streams.rules import Rules, addressing
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 RULES = Rules(expiry=timedelta(days=7))

@@ -6,7 +6,7 @@ import pytest
 from multidict import CIMultiDict
 
 from streams.web import login_limit
-from streams.web.dashboard_view import SESSION_COOKIE, Gate, session_value
+from streams.web.gate import SESSION_COOKIE, Gate, session_value
 from streams.web.login_limit import LoginLimit, after_failure, retry_after, token_matches
 
 

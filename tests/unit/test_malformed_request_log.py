@@ -10,7 +10,7 @@ import logging
 import pytest
 from aiohttp import web
 
-from okrate.logs import MalformedRequestFilter, RedactingFilter
+from base.logs import MalformedRequestFilter, RedactingFilter
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""What a deployment owns on the cluster is named from TOPIC_PREFIX (okrate.names); no prefix keeps
+"""What a deployment owns on the cluster is named from TOPIC_PREFIX (base.names); no prefix keeps
 the names every existing installation already has on its cluster and disk."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from base import names
+from base.settings import ConfigError, load_settings
 from notifier.service import group_id
-from okrate import names
 from okrate.replay import scratch_prefix_for
-from okrate.settings import ConfigError, load_settings
 from okrate.settings_doc import settings_summary
 from schemas.topics import ALL_TOPICS, CATALOGUE, INTERNAL_TOPICS
 from streams.agents import register_all

@@ -22,9 +22,8 @@ from schemas.records import (
     ReasonGiven,
     ReasonRecorded,
 )
-from streams import issue_decider
-from streams.normalise import Kind
-from streams.rules import Rules
+from streams.rules import Rules, issue_decider
+from streams.rules.normalise import Kind
 
 RULES = Rules(expiry=timedelta(days=7), remind_after=timedelta(hours=24))
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -227,7 +226,7 @@ def test_conversation_buttons_are_not_presses():
 
     from schemas.callback_data import NEW_ISSUE
     from schemas.records import TelegramUpdateEnvelope
-    from streams.claims import claim
+    from streams.rules.claims import claim
 
     body = json.dumps({"update_id": 9, "callback_query": {"id": "q", "from": {"id": USER}, "data": NEW_ISSUE}}).encode()
     envelope = TelegramUpdateEnvelope(update_id=9, received_at=T0, source="polling", body=body, kind="callback_query")

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.records import IssueEvent, OkdeskWebhookEnvelope, RatingClosed, RatingRequested
-from streams import issue_decider, request_cycle
-from streams.normalise import Kind, Position, normalise
-from streams.rules import Rules
+from streams.rules import Rules, issue_decider, request_cycle
+from streams.rules.normalise import Kind, Position, normalise
 
 RULES = Rules()
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from okrate.settings import load_settings
+from base.settings import load_settings
 from schemas import keys
 from schemas.records import RECORD_TYPES
 from schemas.topics import (

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
+from base.settings import load_settings
 from okrate import supervisor
 from okrate.run_plan import plan_children
-from okrate.settings import load_settings
 from okrate.supervisor import Child, Supervisor, next_backoff
 
 

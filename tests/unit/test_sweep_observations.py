@@ -11,7 +11,7 @@ import pytest
 
 from schemas.records import OkdeskWebhookEnvelope
 from schemas.records.raw import SWEEP
-from streams.normalise import Kind, NotUnderstood, Position, normalise
+from streams.rules.normalise import Kind, NotUnderstood, Position, normalise
 from tests.unit.test_request_cycles import T0, closes, ev, play, requests
 
 DONE = T0 - timedelta(minutes=5)  # Okdesk's completed_at of the first resolution
@@ -91,8 +91,7 @@ def test_an_observation_replayed_asks_again_with_the_same_id_and_nothing_more():
     first = seen(offset=40)
     state, out = play([first])
     [request] = requests(out)
-    from streams import issue_decider
-    from streams.rules import Rules
+    from streams.rules import Rules, issue_decider
 
     state, again = issue_decider.run(state, first, Rules())  # its own trigger, processed again
     assert [r.request_id for r in requests(again)] == [request.request_id]

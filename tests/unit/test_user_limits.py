@@ -1,4 +1,4 @@
-"""The per-user limits (notifier.limits) as tables: given what the user did, at a moment, what is allowed."""
+"""The per-user limits (notifier.telegram.limits) as tables: given what the user did, at a moment, what is allowed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from notifier import decide
 from notifier.decide import Entry
-from notifier.issue_create import CREATE, created_by
-from notifier.limits import (
+from notifier.okdesk.issue_create import CREATE, created_by
+from notifier.telegram.limits import (
     UserLimits,
     after_try,
     decode_times,
@@ -122,8 +122,8 @@ def test_the_day_count_comes_from_the_intent_log_and_leaves_out_what_okdesk_refu
 
 
 def test_the_defaults_are_the_documented_ones():
+    from base.settings import load_settings
     from notifier.service import user_limits
-    from okrate.settings import load_settings
 
     limits = user_limits(load_settings(_env_file=None))
     assert (limits.new_issues_per_day, limits.phone_links_per_hour, limits.reason_max_chars,

@@ -1,11 +1,11 @@
-"""Where the streams worker's web views listen (streams.web.exposure): a table."""
+"""Where the streams worker's web views listen (streams.exposure): a table."""
 
 from __future__ import annotations
 
 import pytest
 
-from okrate.settings import load_settings
-from streams.web.exposure import web_exposure
+from base.settings import load_settings
+from streams.exposure import web_exposure
 
 PRODUCTION = {"telegram_bot_token": "123456:" + "A" * 35, "okdesk_api_url": "https://acme.okdesk.ru/api/v1/",
               "okdesk_api_token": "t"}

@@ -1,0 +1,1 @@
+"""The CLI's groups of commands (`okrate kafka ...`, `okrate link ...`), registered by `okrate.cli`."""
