@@ -36,7 +36,7 @@ from okrate.kafka_clients import consumer_config, producer_config
 from okrate.replay import ReplayError
 from okrate.settings import Settings
 from okrate.topic_reader import read_to_end
-from schemas.codec import DecodeError, decode, default_codec, encode
+from schemas.codec import HEADER_SIZE, MARKER, DecodeError, decode, default_codec, encode
 from schemas.keys import dimension_key
 from schemas.records import StatsSnapshot
 from schemas.topics import (
@@ -47,6 +47,7 @@ from schemas.topics import (
     RATING_STATS,
     TopicSpec,
 )
+from streams.stats.facts import FACT_SOURCES
 from streams.stats.refold import Refold
 
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
@@ -129,7 +130,6 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
         refold = _refold_in_processes(settings, bootstrap, ranges, chunks, trace, stall_timeout, progress, total)
     if progress is not None:
         progress(total, total)
-    refold.flush()
     return refold
 
 
@@ -164,7 +164,6 @@ def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dic
         raise ReplayError(f"reading the decision topics failed: {exc}") from exc
     finally:
         consumer.close()
-    refold.flush()
     return refold
 
 
@@ -230,11 +229,13 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
                     sources: dict[str, _Source], codec, stall_timeout: float, report: Callable[[int], None],
                     done: int) -> int:
     ends = {name: end for name, (_, end) in topics.items()}
-    prefix = {name: f"{sources[name].spec.name}:{partition}:" for name in topics}
+    source = {name: f"{sources[name].spec.name}:{partition}" for name in topics}
     expected = {name: sources[name].expected for name in topics}
+    # Per topic, the fingerprints of the types it carries that no fact comes from: not decoded.
+    unused = {name: codec.fingerprints(set(expected[name]) - set(FACT_SOURCES)) for name in topics}
     consumer.assign([TopicPartition(name, partition, OFFSET_BEGINNING) for name in topics])
     remaining = set(topics)
-    add, decode_one = refold.add, codec.decode
+    add, decode_one = refold.add_at, codec.decode
     moved, last_error = time.monotonic(), None
     while remaining:
         messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=CONSUME_WAIT_S)
@@ -260,12 +261,17 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
                 remaining.discard(name)
                 continue
             done += 1
-            try:
-                record = decode_one(msg.value(), expected[name])
-            except DecodeError:  # dead-lettered live: no effect
-                refold.skip()
+            value = msg.value()
+            if value is not None and value[:2] == MARKER and value[2:HEADER_SIZE] in unused[name]:
+                refold.ignore()
             else:
-                add(msg.key(), record, prefix[name] + str(offset))
+                try:
+                    record = decode_one(value, expected[name])
+                except DecodeError:  # dead-lettered live: no effect
+                    refold.skip()
+                else:
+                    at = source[name]
+                    add(msg.key(), record, f"{at}:{offset}", at, offset)
             if offset + 1 >= end:
                 remaining.discard(name)
         report(done)

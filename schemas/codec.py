@@ -52,6 +52,11 @@ class Codec:
             reader = None if latest.fingerprint == fingerprint else latest.parsed
             self._readers[fingerprint] = (version.parsed, reader, registry.record_types[version.full_name])
 
+    def fingerprints(self, record_types: Collection[type[Record]]) -> frozenset[bytes]:
+        """The fingerprints of every schema version of these record types: a reader can tell a
+        message's type from its header alone (`data[2:10]`), without decoding it."""
+        return frozenset(fp for fp, (_, _, record_type) in self._readers.items() if record_type in record_types)
+
     def encode(self, record: Record) -> bytes:
         try:
             header, schema = self._writers[type(record)]

@@ -102,6 +102,14 @@ def event_time(record: Record) -> datetime | None:
     return None
 
 
+# The record types `candidates` states facts from; of any other type a record has no effect
+# (the batch refold reads such records' fingerprints and does not decode them).
+FACT_SOURCES: tuple[type[Record], ...] = (
+    IssueEvent, RatingRequested, RatingReminder, RatingExpired, RatingClosed, SideEffectOutcome,
+    RatingRecorded, ReasonRecorded, PortalRatingRecorded,
+)
+
+
 def candidates(record: Record, src: str) -> list[tuple[str, Fact]]:
     """The facts a decision record states (whether or not they are already known)."""
     out: list[tuple[str, Fact]] = []

@@ -163,6 +163,13 @@ def is_folded(state: DimensionState | None, pos: str) -> bool:
 
 def _apply(state: DimensionState, effect: Effect, pos: str) -> bool:
     source, offset = split_position(pos)
+    return fold_at(state, effect, source, offset)
+
+
+def fold_at(state: DimensionState, effect: Effect, source: str, offset: int) -> bool:
+    """Folds one effect into `state` in place, its position given split (`topic:partition`,
+    offset); False when that position was already folded. (The batch refold folds into states of
+    its own, and knows each message's position split: no copy, no parsing per dimension.)"""
     if offset <= state.folded.get(source, -1):
         return False
     state.folded[source] = offset

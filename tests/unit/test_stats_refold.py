@@ -64,9 +64,9 @@ def live_fold(topics, seed: int, batch_events: int) -> dict[str, bytes]:
     return {dim: encode(snapshot(state)) for dim, state in dims.items()}
 
 
-def batch_refold(topics, batch: int) -> tuple[dict[str, bytes], Refold]:
+def batch_refold(topics) -> tuple[dict[str, bytes], Refold]:
     """The batch job's way: one partition number at a time, its topics one after another."""
-    refold = Refold(TZ, batch=batch)
+    refold = Refold(TZ)
     for partition in range(PARTITIONS):
         for (topic, p), messages in sorted(topics.items(), reverse=True):
             if p != partition:
@@ -82,9 +82,8 @@ def test_the_batch_refold_equals_the_live_path_whatever_the_interleaving_and_bat
     topics = log(3_000)
     live = live_fold(topics, seed=1, batch_events=97)
     assert live == live_fold(topics, seed=2, batch_events=1)
-    for batch in (1, 250, 100_000):
-        rebuilt, refold = batch_refold(topics, batch)
-        assert rebuilt == live
+    rebuilt, refold = batch_refold(topics)
+    assert rebuilt == live
     assert refold.events == sum(len(m) for m in topics.values()) and refold.failed == refold.skipped == 0
     assert len(live) > 50  # companies, assignees, groups, types, days and weeks
 
@@ -117,10 +116,10 @@ def test_a_refold_split_by_partition_and_merged_equals_one_refold():
     """`okrate replay --rebuild-stats` folds partition numbers in several processes and merges
     their results: the figures must be those of one refold (and of the live path)."""
     topics = log(3_000)
-    whole, _ = batch_refold(topics, 250)
+    whole, _ = batch_refold(topics)
     parts = []
     for partitions in ((0, 1), (2, 3)):
-        part = Refold(TZ, batch=250)
+        part = Refold(TZ)
         for partition in partitions:
             for (topic, p), messages in sorted(topics.items()):
                 if p == partition:
