@@ -141,10 +141,14 @@ def _split(partitions: list[int], parts: int) -> list[list[int]]:
 
 def _consumer(settings: Settings, bootstrap: str) -> Consumer:
     # Assigned partitions, nothing committed: the group only names the reader after its deployment.
+    # fetch.wait.max.ms: a fetch that finds a partition drained (its end, each partition number's
+    # start) is answered within 10 ms rather than librdkafka's 500 ms; with one partition number
+    # read at a time those waits were most of a refold's wall time (100,000 events: consume alone
+    # 8.3 s -> 1.3 s, same CPU).
     return Consumer(consumer_config(
         bootstrap, names.reader_group(settings, "stats-rebuild"),
         **{"enable.partition.eof": True, "max.partition.fetch.bytes": 8 * 1024 * 1024,
-           "fetch.max.bytes": 64 * 1024 * 1024}))
+           "fetch.max.bytes": 64 * 1024 * 1024, "fetch.wait.max.ms": 10}))
 
 
 def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dict[str, tuple[int, int]]],
