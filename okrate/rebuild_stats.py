@@ -121,7 +121,7 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
         consumer.close()
     total = sum(end - low for topics in ranges.values() for low, end in topics.values())
     partitions = sorted(ranges)
-    wanted = processes if processes is not None else min(2, os.cpu_count() or 1)
+    wanted = processes if processes is not None else default_processes()
     chunks = [chunk for chunk in _split(partitions, max(1, wanted)) if chunk]
     if len(chunks) <= 1:
         refold = _refold_partitions(settings, bootstrap, ranges, partitions, trace, stall_timeout,
@@ -131,6 +131,11 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
     if progress is not None:
         progress(total, total)
     return refold
+
+
+def default_processes() -> int:
+    """One refold process per core, at most 2."""
+    return min(2, os.cpu_count() or 1)
 
 
 def _split(partitions: list[int], parts: int) -> list[list[int]]:

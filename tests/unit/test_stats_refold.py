@@ -131,3 +131,27 @@ def test_a_refold_split_by_partition_and_merged_equals_one_refold():
     first.merge(second)
     assert {dim: encode(snap) for dim, snap in first.snapshots().items()} == whole
     assert first.events == sum(len(m) for m in topics.values())
+
+
+def test_a_record_of_a_type_no_fact_comes_from_has_no_effect_so_a_refold_need_not_decode_it():
+    """The batch job does not decode the decision topics' records of types outside
+    `facts.FACT_SOURCES` (it knows them by fingerprint): the rules must give them no effect."""
+    from schemas.records import SideEffectOutcome
+    from schemas.topics import ISSUE_EVENTS, NOTIFIER_OUTCOMES, RATING_RECORDED, RATING_REQUESTED
+    from streams.stats.facts import FACT_SOURCES, SEND_REQUEST, candidates
+    from tests.unit.test_schemas import sample_record
+
+    unused = {t for spec in (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
+              for t in spec.carries if t not in FACT_SOURCES}
+    assert unused  # RatingRejected at least
+    _, (_, created) = next(bench_history(1))
+    state, _ = contribute(None, created, "issue.events:0:0", TZ)
+    for record_type in unused:
+        record = sample_record(record_type)
+        assert candidates(record, "rating.recorded:0:1") == []
+        assert contribute(state, record, "rating.recorded:0:1", TZ) == (state, {})
+    for record_type in FACT_SOURCES:  # and every listed type does state facts (the list is not too wide)
+        record = sample_record(record_type)
+        if isinstance(record, SideEffectOutcome):  # only a Telegram request's outcome counts
+            record = dataclasses.replace(record, kind=SEND_REQUEST, status="ok")
+        assert candidates(record, "x:0:1"), record_type.__name__
