@@ -203,6 +203,8 @@ def refold(settings, bootstrap: str, total_events: int) -> dict:
         "rss_mib_before_refold": round(before, 1),
         "peak_rss_mib_sampled": round(max(peak, rss_mib()), 1),
         "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # the largest refold process's peak (they hold their partitions' issues; 0: no child ran)
+        "ru_maxrss_mib_refold_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
 
 
