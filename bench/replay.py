@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import resource
 import sys
@@ -121,8 +122,12 @@ def fill(bootstrap: str, settings, events: int) -> int:
     return len(issues)
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mib(pid: int | None = None) -> float:
+    try:
+        status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    except OSError:  # the process just ended
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -156,6 +161,18 @@ def bare_consume_decode(bootstrap: str, settings, total_events: int) -> float:
     return n / (time.monotonic() - started)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its waited-for children (the refold's processes)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def processes_used(settings) -> int:
+    from okrate.rebuild_stats import default_processes
+
+    return min(default_processes(), settings.topic_partitions)
+
+
 def refold(settings, bootstrap: str, total_events: int) -> dict:
     """`okrate replay --rebuild-stats`'s refold (`okrate.rebuild_stats.run_refold`), end to end:
     offsets, reading, decoding, folding and the snapshots, as the command runs it."""
@@ -164,27 +181,38 @@ def refold(settings, bootstrap: str, total_events: int) -> dict:
     before = peak = rss_mib()
     told = [time.monotonic()]
 
+    peak_children = 0.0  # the largest refold process (they hold their partitions' issues)
+
     def progress(done: int, total: int) -> None:
-        nonlocal peak
+        nonlocal peak, peak_children
         peak = max(peak, rss_mib())
+        for child in multiprocessing.active_children():
+            peak_children = max(peak_children, rss_mib(child.pid))
         if time.monotonic() - told[0] >= 30:
             told[0] = time.monotonic()
             print(f"[replay {time.strftime('%H:%M:%S')}] {done:,} of {total:,} decision events folded, "
                   f"RSS {rss_mib():.0f} MiB", file=sys.stderr, flush=True)
 
+    cpu_before = cpu_seconds()
     started = time.monotonic()
     result = run_refold(settings, bootstrap, progress=progress)
     snapshots = result.snapshots()
     elapsed = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
     if result.events != total_events:
         raise RuntimeError(f"the refold read {result.events} decision events, not {total_events}")
     return {
         "seconds_total": round(elapsed, 1),
         "events_per_second": round(total_events / elapsed, 1),
+        # CPU time of the refold's processes (this one and the refold's own), much less sensitive
+        # than the rate to other work on a shared machine
+        "refold_processes": processes_used(settings),
+        "cpu_seconds_per_1000_events": round(cpu / total_events * 1000, 4),
         "dimensions": len(snapshots),
         "rss_mib_before_refold": round(before, 1),
         "peak_rss_mib_sampled": round(max(peak, rss_mib()), 1),
         "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib_refold_processes_sampled": round(peak_children, 1),
     }
 
 
@@ -322,7 +350,8 @@ def main() -> dict:
         else:  # the tables' figures of the previous result stay (they say when they were measured)
             result |= {k: v for k, v in previous.items() if k in TABLE_KEYS}
     result["note"] = (
-        "Refold: `okrate replay --rebuild-stats`'s batch job in the benchmark's process (one core), from "
+        "Refold: `okrate replay --rebuild-stats`'s batch job, as the command runs it (its partition numbers split "
+        "over `refold_processes` processes), from "
         "reading the end offsets to the last snapshot made; the baseline of the same run is a bare "
         "confluent-kafka loop reading and decoding the same topics. Tables: one worker, rocksdb store, the issues "
         "put into the worker's `issues` and `stats-issues` tables through their changelogs, restored by a "

@@ -36,7 +36,7 @@ from base.kafka_clients import consumer_config, producer_config
 from base.settings import Settings
 from base.topic_reader import read_to_end
 from okrate.replay import ReplayError
-from schemas.codec import DecodeError, decode, default_codec, encode
+from schemas.codec import HEADER_SIZE, MARKER, DecodeError, decode, default_codec, encode
 from schemas.keys import dimension_key
 from schemas.records import StatsSnapshot
 from schemas.topics import (
@@ -47,6 +47,7 @@ from schemas.topics import (
     RATING_STATS,
     TopicSpec,
 )
+from streams.stats.facts import FACT_SOURCES
 from streams.stats.refold import Refold
 
 DECISION_TOPICS = (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
@@ -120,7 +121,7 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
         consumer.close()
     total = sum(end - low for topics in ranges.values() for low, end in topics.values())
     partitions = sorted(ranges)
-    wanted = processes if processes is not None else min(2, os.cpu_count() or 1)
+    wanted = processes if processes is not None else default_processes()
     chunks = [chunk for chunk in _split(partitions, max(1, wanted)) if chunk]
     if len(chunks) <= 1:
         refold = _refold_partitions(settings, bootstrap, ranges, partitions, trace, stall_timeout,
@@ -129,8 +130,12 @@ def run_refold(settings: Settings, bootstrap: str, *, progress: Progress | None 
         refold = _refold_in_processes(settings, bootstrap, ranges, chunks, trace, stall_timeout, progress, total)
     if progress is not None:
         progress(total, total)
-    refold.flush()
     return refold
+
+
+def default_processes() -> int:
+    """One refold process per core, at most 2."""
+    return min(2, os.cpu_count() or 1)
 
 
 def _split(partitions: list[int], parts: int) -> list[list[int]]:
@@ -141,10 +146,14 @@ def _split(partitions: list[int], parts: int) -> list[list[int]]:
 
 def _consumer(settings: Settings, bootstrap: str) -> Consumer:
     # Assigned partitions, nothing committed: the group only names the reader after its deployment.
+    # fetch.wait.max.ms: a fetch that finds a partition drained (its end, each partition number's
+    # start) is answered within 10 ms rather than librdkafka's 500 ms; with one partition number
+    # read at a time those waits were most of a refold's wall time (100,000 events: consume alone
+    # 8.3 s -> 1.3 s, same CPU).
     return Consumer(consumer_config(
         bootstrap, names.reader_group(settings, "stats-rebuild"),
         **{"enable.partition.eof": True, "max.partition.fetch.bytes": 8 * 1024 * 1024,
-           "fetch.max.bytes": 64 * 1024 * 1024}))
+           "fetch.max.bytes": 64 * 1024 * 1024, "fetch.wait.max.ms": 10}))
 
 
 def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dict[str, tuple[int, int]]],
@@ -164,7 +173,6 @@ def _refold_partitions(settings: Settings, bootstrap: str, ranges: dict[int, dic
         raise ReplayError(f"reading the decision topics failed: {exc}") from exc
     finally:
         consumer.close()
-    refold.flush()
     return refold
 
 
@@ -230,11 +238,13 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
                     sources: dict[str, _Source], codec, stall_timeout: float, report: Callable[[int], None],
                     done: int) -> int:
     ends = {name: end for name, (_, end) in topics.items()}
-    prefix = {name: f"{sources[name].spec.name}:{partition}:" for name in topics}
+    source = {name: f"{sources[name].spec.name}:{partition}" for name in topics}
     expected = {name: sources[name].expected for name in topics}
+    # Per topic, the fingerprints of the types it carries that no fact comes from: not decoded.
+    unused = {name: codec.fingerprints(set(expected[name]) - set(FACT_SOURCES)) for name in topics}
     consumer.assign([TopicPartition(name, partition, OFFSET_BEGINNING) for name in topics])
     remaining = set(topics)
-    add, decode_one = refold.add, codec.decode
+    add, decode_one = refold.add_at, codec.decode
     moved, last_error = time.monotonic(), None
     while remaining:
         messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=CONSUME_WAIT_S)
@@ -260,12 +270,17 @@ def _fold_partition(consumer: Consumer, refold: Refold, partition: int, topics: 
                 remaining.discard(name)
                 continue
             done += 1
-            try:
-                record = decode_one(msg.value(), expected[name])
-            except DecodeError:  # dead-lettered live: no effect
-                refold.skip()
+            value = msg.value()
+            if value is not None and value[:2] == MARKER and value[2:HEADER_SIZE] in unused[name]:
+                refold.ignore()
             else:
-                add(msg.key(), record, prefix[name] + str(offset))
+                try:
+                    record = decode_one(value, expected[name])
+                except DecodeError:  # dead-lettered live: no effect
+                    refold.skip()
+                else:
+                    at = source[name]
+                    add(msg.key(), record, f"{at}:{offset}", at, offset)
             if offset + 1 >= end:
                 remaining.discard(name)
         report(done)

@@ -9,6 +9,7 @@ resolves it to the latest version, the one the record classes mirror.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import fields, is_dataclass
 from functools import cache
 from io import BytesIO
 from typing import Any, TypeVar
@@ -47,10 +48,18 @@ class Codec:
             self._writers[record_type] = (MARKER + latest.fingerprint, latest.parsed)
         # fingerprint -> (writer schema, reader schema or None when they are the same, class)
         self._readers: dict[bytes, tuple[Any, Any, type[Record]]] = {}
+        self._plain: dict[type[Record], bool] = {}  # classes a datum can become without __init__
         for fingerprint, version in registry.by_fingerprint.items():
             latest = registry.latest(version.full_name)
             reader = None if latest.fingerprint == fingerprint else latest.parsed
-            self._readers[fingerprint] = (version.parsed, reader, registry.record_types[version.full_name])
+            record_type = registry.record_types[version.full_name]
+            self._readers[fingerprint] = (version.parsed, reader, record_type)
+            self._plain[record_type] = _plain(record_type, latest.schema)
+
+    def fingerprints(self, record_types: Collection[type[Record]]) -> frozenset[bytes]:
+        """The fingerprints of every schema version of these record types: a reader can tell a
+        message's type from its header alone (`data[2:10]`), without decoding it."""
+        return frozenset(fp for fp, (_, _, record_type) in self._readers.items() if record_type in record_types)
 
     def encode(self, record: Record) -> bytes:
         try:
@@ -88,7 +97,22 @@ class Codec:
             raise DecodeError("corrupt", f"{record_type.__name__}: {type(exc).__name__}: {exc}") from exc
         if source.tell() != len(data):
             raise DecodeError("corrupt", f"{len(data) - source.tell()} bytes after the {record_type.__name__} datum")
+        if self._plain[record_type]:
+            record = object.__new__(record_type)
+            object.__setattr__(record, "__dict__", datum)
+            return record  # type: ignore[return-value]
         return record_type(**datum)  # type: ignore[return-value]
+
+
+def _plain(record_type: type, schema: dict) -> bool:
+    """Whether a datum of the latest schema (every field, in the class's order) is the record's
+    `__dict__` exactly as its `__init__` would make it: a frozen dataclass whose fields are all
+    set by `__init__` and that does nothing more there. Then decoding skips the `__init__` (one
+    `object.__setattr__` per field, a frozen dataclass's cost, a fifth of a decode)."""
+    if not is_dataclass(record_type) or hasattr(record_type, "__post_init__") or not record_type.__dictoffset__:
+        return False  # (no __dict__: a slotted class)
+    names = [f.name for f in fields(record_type)]
+    return all(f.init for f in fields(record_type)) and names == [f["name"] for f in schema["fields"]]
 
 
 @cache

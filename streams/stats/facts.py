@@ -102,6 +102,14 @@ def event_time(record: Record) -> datetime | None:
     return None
 
 
+# The record types `candidates` states facts from; of any other type a record has no effect
+# (the batch refold reads such records' fingerprints and does not decode them).
+FACT_SOURCES: tuple[type[Record], ...] = (
+    IssueEvent, RatingRequested, RatingReminder, RatingExpired, RatingClosed, SideEffectOutcome,
+    RatingRecorded, ReasonRecorded, PortalRatingRecorded,
+)
+
+
 def candidates(record: Record, src: str) -> list[tuple[str, Fact]]:
     """The facts a decision record states (whether or not they are already known)."""
     out: list[tuple[str, Fact]] = []
@@ -230,7 +238,7 @@ def contribute(state: IssueStats | None, record: Record, pos: str,
 
 def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
     """The effects of the facts emitted by the message at `pos`, merged per dimension."""
-    by_dim: dict[str, tuple[Effect, set[str]]] = {}
+    emitted: list[tuple[Effect, str, list[str]]] = []
     for fact in state.facts.values():
         if fact.pos != pos:
             continue
@@ -240,16 +248,29 @@ def effects_of(state: IssueStats, pos: str, tz: str) -> dict[str, Effect]:
             raw_attrs = request.attrs if request is not None else None
         attrs = _attrs_of(tuple(raw_attrs or ()))
         effect = _effect(fact, attrs)
-        if effect is None:
-            continue
-        for dim in dimensions(attrs, fact.at, tz):
-            have = by_dim.get(dim)
-            if have is None:
-                by_dim[dim] = (effect, {fact.src})
-            else:
-                have[1].add(fact.src)
-                by_dim[dim] = (have[0].merge(effect), have[1])
+        if effect is not None:
+            emitted.append((effect, fact.src, dimensions(attrs, fact.at, tz)))
     # An effect is immutable: one fact's effect is shared by its dimensions rather than copied.
-    return {dim: effect if effect.events == len(srcs) else
-            Effect(effect.at, len(srcs), effect.counts, effect.resolution, effect.reaction)
-            for dim, (effect, srcs) in by_dim.items()}
+    if len(emitted) == 1:
+        effect, _, dims = emitted[0]
+        return dict.fromkeys(dims, effect)
+    by_dim: dict[str, list[int]] = {}  # which facts' effects count in a dimension, in order
+    for index, (_, _, dims) in enumerate(emitted):
+        for dim in dims:
+            by_dim.setdefault(dim, []).append(index)
+    merged: dict[tuple[int, ...], Effect] = {}  # dimensions the same facts count in share one
+    out: dict[str, Effect] = {}
+    for dim, indexes in by_dim.items():
+        key = tuple(indexes)
+        effect = merged.get(key)
+        if effect is None:
+            effect, src, _ = emitted[indexes[0]]
+            srcs = {src}
+            for index in indexes[1:]:
+                effect = effect.merge(emitted[index][0])
+                srcs.add(emitted[index][1])
+            if effect.events != len(srcs):  # facts of one source event count it once
+                effect = Effect(effect.at, len(srcs), effect.counts, effect.resolution, effect.reaction)
+            merged[key] = effect
+        out[dim] = effect
+    return out

@@ -64,9 +64,9 @@ def live_fold(topics, seed: int, batch_events: int) -> dict[str, bytes]:
     return {dim: encode(snapshot(state)) for dim, state in dims.items()}
 
 
-def batch_refold(topics, batch: int) -> tuple[dict[str, bytes], Refold]:
+def batch_refold(topics) -> tuple[dict[str, bytes], Refold]:
     """The batch job's way: one partition number at a time, its topics one after another."""
-    refold = Refold(TZ, batch=batch)
+    refold = Refold(TZ)
     for partition in range(PARTITIONS):
         for (topic, p), messages in sorted(topics.items(), reverse=True):
             if p != partition:
@@ -82,9 +82,8 @@ def test_the_batch_refold_equals_the_live_path_whatever_the_interleaving_and_bat
     topics = log(3_000)
     live = live_fold(topics, seed=1, batch_events=97)
     assert live == live_fold(topics, seed=2, batch_events=1)
-    for batch in (1, 250, 100_000):
-        rebuilt, refold = batch_refold(topics, batch)
-        assert rebuilt == live
+    rebuilt, refold = batch_refold(topics)
+    assert rebuilt == live
     assert refold.events == sum(len(m) for m in topics.values()) and refold.failed == refold.skipped == 0
     assert len(live) > 50  # companies, assignees, groups, types, days and weeks
 
@@ -117,10 +116,10 @@ def test_a_refold_split_by_partition_and_merged_equals_one_refold():
     """`okrate replay --rebuild-stats` folds partition numbers in several processes and merges
     their results: the figures must be those of one refold (and of the live path)."""
     topics = log(3_000)
-    whole, _ = batch_refold(topics, 250)
+    whole, _ = batch_refold(topics)
     parts = []
     for partitions in ((0, 1), (2, 3)):
-        part = Refold(TZ, batch=250)
+        part = Refold(TZ)
         for partition in partitions:
             for (topic, p), messages in sorted(topics.items()):
                 if p == partition:
@@ -132,3 +131,27 @@ def test_a_refold_split_by_partition_and_merged_equals_one_refold():
     first.merge(second)
     assert {dim: encode(snap) for dim, snap in first.snapshots().items()} == whole
     assert first.events == sum(len(m) for m in topics.values())
+
+
+def test_a_record_of_a_type_no_fact_comes_from_has_no_effect_so_a_refold_need_not_decode_it():
+    """The batch job does not decode the decision topics' records of types outside
+    `facts.FACT_SOURCES` (it knows them by fingerprint): the rules must give them no effect."""
+    from schemas.records import SideEffectOutcome
+    from schemas.topics import ISSUE_EVENTS, NOTIFIER_OUTCOMES, RATING_RECORDED, RATING_REQUESTED
+    from streams.stats.facts import FACT_SOURCES, SEND_REQUEST, candidates
+    from tests.unit.test_schemas import sample_record
+
+    unused = {t for spec in (ISSUE_EVENTS, RATING_REQUESTED, RATING_RECORDED, NOTIFIER_OUTCOMES)
+              for t in spec.carries if t not in FACT_SOURCES}
+    assert unused  # RatingRejected at least
+    _, (_, created) = next(bench_history(1))
+    state, _ = contribute(None, created, "issue.events:0:0", TZ)
+    for record_type in unused:
+        record = sample_record(record_type)
+        assert candidates(record, "rating.recorded:0:1") == []
+        assert contribute(state, record, "rating.recorded:0:1", TZ) == (state, {})
+    for record_type in FACT_SOURCES:  # and every listed type does state facts (the list is not too wide)
+        record = sample_record(record_type)
+        if isinstance(record, SideEffectOutcome):  # only a Telegram request's outcome counts
+            record = dataclasses.replace(record, kind=SEND_REQUEST, status="ok")
+        assert candidates(record, "x:0:1"), record_type.__name__
