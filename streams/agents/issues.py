@@ -114,7 +114,7 @@ STATS_TOPICS = (RATING_REQUESTED, RATING_RECORDED)  # decisions the statistics c
 def register(app: StreamsApp, *, fan_out_stats: bool = True) -> None:
     from streams.agents.stats_inline import InlineStats
 
-    table = app.table(NAME)
+    table = app.table(NAME, through_outputs=True)
     stats = InlineStats(app) if fan_out_stats else None
     short_name = {app.topic.name_of(spec): spec.name for spec in INPUTS}
     by_topic = {app.topic.name_of(spec): types for spec, types in INPUTS.items()}
