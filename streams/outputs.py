@@ -2,8 +2,9 @@
 and the at-least-once barrier that makes it safe.
 
 Why. A Faust `topic.send()` costs about 170 µs of the event loop, a confluent-kafka `produce()`
-about 25 µs (measured: `bench streams`' bare agents). The agents' outputs go through here; the
-the changelogs of the agents' own tables go through here as well (`streams.app.OutputTable`).
+about 25 µs (measured: `bench streams`' bare agents). The agents' outputs go through here, and so
+do the changelogs of the agents' own tables (`streams.app.OutputTable`): their records are
+produced with the outputs of the event that wrote them, inside the same barrier.
 
 The barrier. An agent's stream does not ack by itself (`noack`). After an event is processed its
 outputs are handed to `emit`, which produces them and queues the event behind every event of the
