@@ -166,7 +166,7 @@ def register(app: StreamsApp, *, fan_out_stats: bool = True) -> None:
                 produced += [app.output(spec, out_key, value) for spec, out_key in places]
             if any(spec in STATS_TOPICS for spec, _ in places):
                 counted.append(decision)
-            app.metrics.decisions.labels(type(decision).__name__).inc()
+            app.metrics.decision(type(decision).__name__)
         if after is not None and after != before:
             table[key] = CODEC.dumps(after)
         if after is not None:
