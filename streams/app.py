@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import faust
+from faust.exceptions import PartitionsMismatch
 from faust.streams import current_event
 from faust.types import TP
 
@@ -149,7 +150,11 @@ class OutputTable(faust.Table):
         self._sensor_on_del(self, key)
 
     def _stage(self, key, value) -> None:
-        partition = self.partition_for_key(key)  # the current event's (raises outside an event)
+        event = current_event()
+        if event is None:
+            raise TypeError("Cannot modify table key from outside of stream iteration")
+        partition = event.message.partition
+        self._verify_partitions(event.message.topic)
         topic = self.changelog_topic_name
         tp = TP(topic, partition)
         store = self.data
@@ -162,7 +167,25 @@ class OutputTable(faust.Table):
                 store.set_persisted_offset(tp, offset)
                 persisted[tp] = offset
 
-        self.outputs.stage(current_event(), topic, partition, key, value, stored)
+        self.outputs.stage(event, topic, partition, key, value, stored)
+
+    def _verify_partitions(self, source_topic: str) -> None:
+        """Faust's check that the changelog has as many partitions as the input (`_verify_source_
+        topic_partitions`), except that a topic the consumer's metadata shows with 0 partitions is
+        not known yet rather than a mismatch: a changelog created just before the start (`ensure_
+        changelogs`) can show so until the next metadata refresh, and Faust's check then failed
+        every write of that moment (a reprocess under load dead-lettered its first contacts)."""
+        if source_topic in self._verified_source_topics_for_partitions:
+            return
+        source_n = self.app.consumer.topic_partitions(source_topic)
+        change_n = self.app.consumer.topic_partitions(self.changelog_topic_name)
+        if not source_n or not change_n:
+            return  # checked again at the next write
+        if source_n != change_n:
+            raise PartitionsMismatch(
+                f"the source topic {source_topic!r} of table {self.name!r} has {source_n} partitions, "
+                f"its changelog {self.changelog_topic_name!r} {change_n}")
+        self._verified_source_topics_for_partitions.add(source_topic)
 
 
 class Topics:
@@ -174,11 +197,16 @@ class Topics:
         self._source_prefix = source_prefix
         self._source_topics = source_topics
         self._made: dict[str, faust.TopicT] = {}
+        self._names: dict[TopicSpec, str] = {}  # looked up for every output
 
     def name_of(self, spec: TopicSpec) -> str:
-        if self._source_prefix is not None and spec in self._source_topics:
-            return f"{self._source_prefix}{spec.name}"
-        return spec.full_name(self._settings)
+        if (name := self._names.get(spec)) is None:
+            if self._source_prefix is not None and spec in self._source_topics:
+                name = f"{self._source_prefix}{spec.name}"
+            else:
+                name = spec.full_name(self._settings)
+            self._names[spec] = name
+        return name
 
     def __call__(self, *specs: TopicSpec) -> faust.TopicT:
         names = tuple(self.name_of(spec) for spec in specs)
