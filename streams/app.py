@@ -132,14 +132,10 @@ class OutputTable(faust.Table):
     produced with the outputs of the event that wrote it (`Outputs.stage`): the event is acked,
     and its offset committed, only once the broker stored its table writes too, which is the
     ordering Faust gets by flushing its producer before a commit. The store's persisted changelog
-    offset (where a recovery resumes) is set when the broker acknowledges a record, at most every
-    `PERSIST_EVERY` records of a partition (Faust writes it for every record: a RocksDB write
-    each); a recovery then reads at most that many records again, which rewrite the values they
-    wrote before. For tables written only by agents that `emit` every event."""
+    offset (where a recovery resumes) is set when the broker acknowledges a record, as Faust
+    does. For tables written only by agents that `emit` every event."""
 
-    PERSIST_EVERY = 64
     outputs: Outputs
-    persisted: dict[TP, int]
 
     def on_key_set(self, key, value) -> None:
         self._stage(key, value)
@@ -159,13 +155,8 @@ class OutputTable(faust.Table):
         tp = TP(topic, partition)
         store = self.data
 
-        persisted = self.persisted
-
         def stored(message) -> None:
-            offset = message.offset()
-            if offset - persisted.get(tp, -self.PERSIST_EVERY) >= self.PERSIST_EVERY:
-                store.set_persisted_offset(tp, offset)
-                persisted[tp] = offset
+            store.set_persisted_offset(tp, message.offset())
 
         self.outputs.stage(event, topic, partition, key, value, stored)
 
@@ -298,7 +289,7 @@ class StreamsApp:
             options=ROCKSDB_OPTIONS if self.config.store.startswith("rocksdb") else None,
         ))
         if through_outputs:
-            table.outputs, table.persisted = self.outputs, {}
+            table.outputs = self.outputs
         return table
 
     def inputs(self, *specs: TopicSpec) -> faust.TopicT:
