@@ -26,5 +26,19 @@ class StreamsMetrics:
         for outcome in ("failed", "limited"):
             self.logins.labels(outcome)
 
+        # Children looked up once: `.labels(...)` per event is a dict lookup under a lock.
+        self._event_children: dict[str, Counter] = {}
+        self._decision_children: dict[str, Counter] = {}
+
+    def event(self, agent: str) -> None:
+        if (child := self._event_children.get(agent)) is None:
+            child = self._event_children[agent] = self.events.labels(agent)
+        child.inc()
+
+    def decision(self, record: str) -> None:
+        if (child := self._decision_children.get(record)) is None:
+            child = self._decision_children[record] = self.decisions.labels(record)
+        child.inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,8 +2,9 @@
 and the at-least-once barrier that makes it safe.
 
 Why. A Faust `topic.send()` costs about 170 µs of the event loop, a confluent-kafka `produce()`
-about 25 µs (measured: `bench streams`' bare agents). The agents' outputs go through here; the
-tables' changelogs stay Faust's.
+about 25 µs (measured: `bench streams`' bare agents). The agents' outputs go through here, and so
+do the changelogs of the agents' own tables (`streams.app.OutputTable`): their records are
+produced with the outputs of the event that wrote them, inside the same barrier.
 
 The barrier. An agent's stream does not ack by itself (`noack`). After an event is processed its
 outputs are handed to `emit`, which produces them and queues the event behind every event of the
@@ -81,6 +82,9 @@ class Outputs:
         self._crash = crash
         self._acks = OrderedAcks()
         self._streams: dict[Any, Any] = {}  # tp -> the stream that acks its events
+        # Table changelog records written while an event is processed, by id(event): produced with
+        # the event's outputs (`stage`).
+        self._staged: dict[int, tuple[Any, list[tuple[str, int, bytes, bytes | None, Callable[[Any], None]]]]] = {}
         self._poller: asyncio.Task | None = None
         self._stopping = False
 
@@ -95,9 +99,13 @@ class Outputs:
             self._poller.cancel()
             self._poller = None
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, waiting: Waiting | None = None,
-                then: Callable[[], None] | None = None) -> None:
-        def delivered(err: KafkaError | None, _msg: Any) -> None:
+    def produce(self, topic: str, key: bytes | None, value: bytes | None, waiting: Waiting | None = None,
+                then: Callable[[], None] | None = None, *, partition: int = -1,
+                stored: Callable[[Any], None] | None = None) -> None:
+        """`partition` -1: the partitioner's choice; `stored(message)` once the broker stored it."""
+        def delivered(err: KafkaError | None, msg: Any) -> None:
+            if stored is not None and err is None:
+                stored(msg)
             if waiting is None:
                 return
             waiting.outstanding -= 1
@@ -108,17 +116,33 @@ class Outputs:
 
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
+                self._producer.produce(topic, key=key, value=value, partition=partition, on_delivery=delivered)
                 return
             except BufferError:  # librdkafka's queue is full: let deliveries drain it
                 self._producer.poll(0.05)
 
+    def stage(self, event: Any, topic: str, partition: int, key: bytes, value: bytes | None,
+              stored: Callable[[Any], None]) -> None:
+        """A table's changelog record, written while `event` is processed (`streams.app.
+        OutputTable`): produced by the event's `emit`, so that the event is acked only once its
+        table writes are stored as well as its outputs."""
+        entry = self._staged.get(id(event))
+        if entry is None or entry[0] is not event:
+            entry = self._staged[id(event)] = (event, [])
+        entry[1].append((topic, partition, key, value, stored))
+
     async def emit(self, stream: Any, event: Any, outputs: Iterable[Output], *, held: bool = False) -> Waiting:
-        """Produce the event's outputs; the event is acked on `stream` once they are stored. With
-        `held`, also once `release` was called for it (outputs batched elsewhere: statistics)."""
+        """Produce the event's outputs (and its staged table writes); the event is acked on
+        `stream` once they are stored. With `held`, also once `release` was called for it
+        (outputs batched elsewhere: statistics)."""
         tp = event.message.tp
         self._streams[tp] = stream
         waiting = Waiting(event, 1 if held else 0)
+        staged = self._staged.pop(id(event), None)
+        if staged is not None and staged[0] is event:
+            for topic, partition, key, value, stored in staged[1]:
+                waiting.outstanding += 1
+                self.produce(topic, key, value, waiting, partition=partition, stored=stored)
         for topic, key, value in outputs:
             waiting.outstanding += 1
             self.produce(topic, key, value, waiting)

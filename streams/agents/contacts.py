@@ -25,7 +25,7 @@ CODEC = StateCodec(addressing.ContactState)
 
 
 def register(app: StreamsApp) -> None:
-    table = app.table(NAME)
+    table = app.table(NAME, through_outputs=True)
 
     @app.faust.agent(app.inputs(CONTACT_LINKS, REQUESTS_BY_CONTACT), name=f"{app.config.app_id}.{NAME}", concurrency=1)
     async def address_requests(stream):

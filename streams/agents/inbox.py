@@ -35,7 +35,7 @@ def take(app: StreamsApp, event: EventT, expected: Collection[type[R]], consumer
          outputs: list[Output]) -> Received[R] | None:
     """The record, or None with its dead letter appended to `outputs`."""
     message = event.message
-    app.metrics.events.labels(consumer).inc()
+    app.metrics.event(consumer)
     decoded = decode_or_deadletter(
         event.value, key=event.key, topic=message.topic, partition=message.partition,
         offset=message.offset, expected=expected, consumer=consumer,

@@ -114,7 +114,7 @@ STATS_TOPICS = (RATING_REQUESTED, RATING_RECORDED)  # decisions the statistics c
 def register(app: StreamsApp, *, fan_out_stats: bool = True) -> None:
     from streams.agents.stats_inline import InlineStats
 
-    table = app.table(NAME)
+    table = app.table(NAME, through_outputs=True)
     stats = InlineStats(app) if fan_out_stats else None
     short_name = {app.topic.name_of(spec): spec.name for spec in INPUTS}
     by_topic = {app.topic.name_of(spec): types for spec, types in INPUTS.items()}
@@ -166,7 +166,7 @@ def register(app: StreamsApp, *, fan_out_stats: bool = True) -> None:
                 produced += [app.output(spec, out_key, value) for spec, out_key in places]
             if any(spec in STATS_TOPICS for spec, _ in places):
                 counted.append(decision)
-            app.metrics.decisions.labels(type(decision).__name__).inc()
+            app.metrics.decision(type(decision).__name__)
         if after is not None and after != before:
             table[key] = CODEC.dumps(after)
         if after is not None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class InlineStats:
     def __init__(self, app: StreamsApp):
         self._app = app
-        self._table = app.table(ISSUES_TABLE)
+        self._table = app.table(ISSUES_TABLE, through_outputs=True)
         self._tz = app.settings.stats_timezone
         self._topic = app.topic.name_of(by_dimension_topic(app))
         self._batch = EffectBatch()

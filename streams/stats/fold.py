@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import msgspec
+
 # Snapshot histogram: upper bounds in seconds (the last bucket is `inf`).
 BUCKET_BOUNDS: tuple[int, ...] = (
     60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 259200, 604800, 1209600, 2592000,
@@ -33,6 +35,9 @@ BUCKET_BOUNDS: tuple[int, ...] = (
 EXACT_LIMIT = 256
 SKETCH_GAMMA = 1.02
 _LOG_GAMMA = math.log(SKETCH_GAMMA)
+# An effect's JSON, keys sorted: the fan-out writes about six per event (msgspec: about a
+# twentieth of `json.dumps`' cost; the same document, floats' exponents written `e-7`, not `e-07`).
+_EFFECT_JSON = msgspec.json.Encoder(order="sorted")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class Effect:
             doc["res"] = list(self.resolution)
         if self.reaction:
             doc["rea"] = list(self.reaction)
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+        return _EFFECT_JSON.encode(doc)
 
     @classmethod
     def loads(cls, data: bytes) -> Effect:

@@ -1,5 +1,6 @@
-"""The agents' output barrier (streams.outputs.OrderedAcks): an input event is acked only when its
-own outputs and those of every event before it in its partition were stored."""
+"""The agents' output barrier (streams.outputs): an input event is acked only when its
+own outputs (its table writes among them) and those of every event before it in its partition were
+stored."""
 
 from __future__ import annotations
 
@@ -26,3 +27,72 @@ def test_partitions_do_not_wait_for_each_other():
     acks.add("p1", fast)
     assert [w.event for w in acks.ready()] == ["b"]
     assert len(acks) == 1
+
+
+class _Producer:
+    """librdkafka's producer as `Outputs` uses it: delivery reports only when the test says so."""
+
+    def __init__(self):
+        self.produced: list[tuple[str, int, bytes, bytes | None]] = []
+        self._reports: list = []
+
+    def produce(self, topic, key=None, value=None, partition=-1, on_delivery=None):
+        self.produced.append((topic, partition, key, value))
+        self._reports.append(on_delivery)
+
+    def poll(self, _timeout=0):
+        return 0
+
+    def flush(self, _timeout=0):
+        return len(self._reports)
+
+    def deliver_all(self):
+        reports, self._reports = self._reports, []
+        for report in reports:
+            report(None, _Message(len(self.produced)))
+
+
+class _Message:
+    def __init__(self, offset):
+        self._offset = offset
+
+    def offset(self):
+        return self._offset
+
+
+class _Event:
+    def __init__(self, offset):
+        self.message = type("M", (), {"tp": "in-0", "partition": 0, "offset": offset})()
+
+
+class _Stream:
+    def __init__(self):
+        self.acked: list = []
+
+    async def ack(self, event):
+        self.acked.append(event)
+
+
+async def test_an_event_is_acked_only_once_its_table_writes_are_stored_with_its_outputs():
+    from streams.outputs import Outputs
+
+    async def crash(exc):
+        raise AssertionError(exc)
+
+    outputs = Outputs("127.0.0.1:9", crash=crash)
+    outputs._producer = producer = _Producer()
+    event, stream, persisted = _Event(7), _Stream(), []
+    outputs.stage(event, "app-issues-changelog", 0, b"1380", b'{"issue_id":"1380"}', persisted.append)
+    outputs.stage(event, "app-stats-issues-changelog", 0, b"1380", None, persisted.append)
+    waiting = await outputs.emit(stream, event, [("rating.requested", b"1380", b"request")])
+    # The changelog records go to the input event's partition, with the event's own outputs.
+    assert [(topic, partition) for topic, partition, _, _ in producer.produced] == [
+        ("app-issues-changelog", 0), ("app-stats-issues-changelog", 0), ("rating.requested", -1)]
+    assert waiting.outstanding == 3 and stream.acked == []  # nothing stored yet: not acked
+    producer.deliver_all()
+    await outputs.drain(timeout=0)
+    assert stream.acked == [event] and len(persisted) == 2  # and the stores know the offsets
+    # A later event of the same input does not take the earlier one's staged writes.
+    later = _Event(8)
+    await outputs.emit(stream, later, [])
+    assert len(producer.produced) == 3
