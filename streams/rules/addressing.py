@@ -90,11 +90,16 @@ def decide(state: ContactState | None, command: Command, rules: Rules) -> list[R
                 command.recipient_user_id, command.recipient_chat_id):
             return []  # the side addressed it as this side would: nothing to correct
         if command.addressed_at is not None and command.recipient_user_id is not None:
-            # The copy addressed a user this contact is no longer linked to (an unlink it had not
-            # read yet): the message may be out already. Closed for that user, as an unlink right
-            # after the request would have closed it.
-            link = f"link/{command.contact_id}/{state.link_state if state is not None else 'none'}"
-            return [unlinked_closing(command, command.recipient_user_id, command.requested_at, link)]
+            if state is None or state.link_state is None:
+                # This side has read no link of the contact yet (its inputs have no order between
+                # them): the copy read one that this side will, and is believed.
+                return []
+            if state.link_state in (LinkState.UNLINKED, LinkState.FORGOTTEN):
+                # The copy addressed a user this contact is no longer linked to (an unlink it had
+                # not read yet): the message may be out already. Closed for that user, as an
+                # unlink right after the request would have closed it.
+                cause = f"link/{command.contact_id}/{state.link_state}"
+                return [unlinked_closing(command, command.recipient_user_id, command.requested_at, cause)]
         return [proposal]
     if not isinstance(command, ContactLink) or state is None:
         return []

@@ -128,7 +128,20 @@ def test_a_copy_that_had_not_caught_up_with_an_unlink_closes_the_request_for_tha
     assert out == []  # as after an unlink that followed the request: a later link starts afresh
 
 
-def test_a_copy_that_had_not_caught_up_with_a_relink_closes_for_the_old_user():
+def test_a_copy_behind_a_relink_to_another_user_is_readdressed_to_that_user():
     copy_said = addressing.addressed_to(request(), 555, 555, T0)
     _, out = play([link("linked", 555), link("unlinked", at=T0), link("linked", 556, T0), copy_said])
+    assert [(e.request_id, e.recipient_user_id) for e in out] == [("1.0.1", 556)]
+
+
+def test_a_copy_ahead_of_this_side_is_believed_and_its_recipient_remembered():
+    """Requests and links reach this side in no particular order: a request the copy addressed
+    from a link this side has not read yet is not corrected, and the link, once read, changes
+    nothing; an unlink after it closes the request for that user."""
+    copy_said = addressing.addressed_to(request(), 555, 555, T0)
+    state, out = play([copy_said])
+    assert out == []
+    state, out = play([link("linked", 555)], state)
+    assert out == []
+    _, out = play([link("unlinked", at=T0 + timedelta(minutes=1))], state)
     assert [(type(e), e.recipient_user_id) for e in out] == [(RatingClosed, 555)]
