@@ -145,3 +145,8 @@ class Issue:
     updated_at: str | None = None  # every change moves it (what `/issues/list` sorts by)
     type_code: str = "service"
     priority_code: str = "normal"
+
+
+TYPES = {"service": "Обслуживание", "incident": "Инцидент", "question": "Вопрос"}
+PRIORITIES = {"low": "Низкий", "normal": "Средний", "high": "Высокий"}
+FINAL = ("completed", "closed")  # statuses Okdesk counts as resolved (completed_at is set)

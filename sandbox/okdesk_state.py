@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
 
+from sandbox import okdesk_views
 from sandbox.clock import Clock, system_clock
 from sandbox.faults import FaultInjector
 from sandbox.okdesk_objects import (
+    FINAL,
     Comment,
     Company,
     Contact,
@@ -22,6 +24,7 @@ from sandbox.okdesk_objects import (
     okdesk_time,
     phone_digits,
 )
+from sandbox.okdesk_seeding import Seeding
 from sandbox.records import CallRecord
 from sandbox.watch import Watchers
 from sandbox.webhooks import (
@@ -29,6 +32,7 @@ from sandbox.webhooks import (
     IssueFacts,
     Person,
     WebhookDelivery,
+    WebhookTarget,
     build_comment_webhook,
     build_status_webhook,
     encode_body,
@@ -43,9 +47,6 @@ DEFAULT_STATUSES = (
     ("completed", "Решена"),
     ("closed", "Закрыта"),
 )
-TYPES = {"service": "Обслуживание", "incident": "Инцидент", "question": "Вопрос"}
-PRIORITIES = {"low": "Низкий", "normal": "Средний", "high": "Высокий"}
-FINAL = ("completed", "closed")  # statuses Okdesk counts as resolved (completed_at is set)
 RateBody = Literal["flat", "wrapped", "both"]
 RATE_BODIES: tuple[str, ...] = get_args(RateBody)
 T = TypeVar("T")
@@ -60,15 +61,8 @@ class OkdeskError(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class WebhookTarget:
-    url: str
-    dialect: Dialect = "okdesk"
-    secret: str | None = None
-
-
 @dataclass
-class OkdeskState:
+class OkdeskState(Seeding):
     """The Okdesk stand-in's data. Employee 1 ("Служба поддержки") exists from the start:
     it is the employee the API token belongs to and a valid ``author_id`` for comments."""
 
@@ -106,98 +100,6 @@ class OkdeskState:
         self.groups.setdefault(1, Group(1, "Первая линия"))
         self.employees.setdefault(1, Employee(1, "Служба", "поддержки", group_id=1))
 
-    # -- seeding ---------------------------------------------------------------------------
-
-    def add_status(self, code: str, name: str) -> Status:
-        status = self.statuses[code] = Status(code, name)
-        return status
-
-    def add_company(self, name: str, *, id: int | None = None) -> Company:
-        company = Company(self._id("company", id, self.companies), name)
-        self.companies[company.id] = company
-        return company
-
-    def add_contact(
-        self,
-        first_name: str,
-        last_name: str = "",
-        *,
-        phone: str | None = None,
-        mobile_phone: str | None = None,
-        company_id: int | None = None,
-        patronymic: str | None = None,
-        email: str | None = None,
-        id: int | None = None,
-    ) -> Contact:
-        contact = Contact(
-            self._id("contact", id, self.contacts),
-            first_name,
-            last_name,
-            patronymic,
-            phone,
-            mobile_phone,
-            email,
-            company_id,
-        )
-        self.contacts[contact.id] = contact
-        return contact
-
-    def add_employee(
-        self,
-        first_name: str,
-        last_name: str = "",
-        *,
-        group_id: int | None = None,
-        id: int | None = None,
-    ) -> Employee:
-        employee = Employee(
-            self._id("employee", id, self.employees), first_name, last_name, group_id
-        )
-        self.employees[employee.id] = employee
-        return employee
-
-    def add_issue(
-        self,
-        title: str,
-        *,
-        contact_id: int | None = None,
-        company_id: int | None = None,
-        status: str = "opened",
-        description: str = "",
-        assignee_id: int | None = None,
-        id: int | None = None,
-    ) -> Issue:
-        if status not in self.statuses:
-            raise ValueError(f"unknown status {status!r}; add it with add_status")
-        if company_id is None and contact_id is not None and contact_id in self.contacts:
-            company_id = self.contacts[contact_id].company_id
-        issue = Issue(
-            id=self._id("issue", id, self.issues),
-            title=title,
-            status=status,
-            created_at=okdesk_time(self.clock()),
-            description=description,
-            contact_id=contact_id,
-            company_id=company_id,
-            assignee_id=assignee_id,
-            group_id=self.employees[assignee_id].group_id
-            if assignee_id in self.employees
-            else None,
-        )
-        issue.updated_at = issue.created_at
-        if status in FINAL:
-            issue.completed_at = issue.created_at
-        self.issues[issue.id] = issue
-        return issue
-
-    def add_webhook_target(
-        self, url: str, dialect: Dialect = "okdesk", secret: str | None = None
-    ) -> WebhookTarget:
-        """Where Okdesk posts its webhooks (Settings → API → Webhooks in real Okdesk)."""
-        target = WebhookTarget(url, dialect, secret)
-        self.webhook_targets.append(target)
-        return target
-
     # -- reading ---------------------------------------------------------------------------
 
     def token_matches(self, token: str | None) -> bool:
@@ -221,69 +123,10 @@ class OkdeskState:
         return [c for c in self.calls if c.method == endpoint]
 
     def issue_json(self, issue: Issue, *, listed: bool = False) -> dict[str, Any]:
-        """`GET /issues/{id}`'s answer; `listed`: as `/issues/list` shows it (without the
-        description, which the list does not carry: ovn25519/okdesk-phone-sync)."""
-        contact = self.contacts.get(issue.contact_id) if issue.contact_id else None
-        comments = self.comments_of(issue.id)
-        answer = {
-            "id": issue.id,
-            "title": issue.title,
-            "description": issue.description,
-            "created_at": issue.created_at,
-            "updated_at": issue.updated_at,
-            "completed_at": issue.completed_at,
-            "deadline_at": None,
-            "delay_to": None,
-            "status": self.statuses[issue.status].ref(),
-            "old_status": self.statuses[issue.old_status].ref() if issue.old_status else None,
-            "type": {"code": issue.type_code, "name": TYPES.get(issue.type_code, issue.type_code)},
-            "priority": {
-                "code": issue.priority_code,
-                "name": PRIORITIES.get(issue.priority_code, issue.priority_code),
-            },
-            "company_id": issue.company_id,
-            "contact": {"id": contact.id, "name": contact.full_name} if contact else None,
-            "assignee": {"employee_id": issue.assignee_id, "group_id": issue.group_id},
-            # an object here, a bare string in webhooks (apepenkov/okdesk_api's Issue example)
-            "rate": {"id": issue.rate_id, "value": issue.rate} if issue.rate else None,
-            "comments": {
-                "count": len(comments),
-                "last_at": comments[-1].published_at if comments else None,
-            },
-            "parameters": [],
-            "attachments": [],
-        }
-        if listed:
-            del answer["description"]
-        return answer
+        return okdesk_views.issue_json(self, issue, listed=listed)
 
     def issue_facts(self, issue: Issue) -> IssueFacts:
-        """What a webhook about ``issue`` tells (a contact unknown here keeps its bare id)."""
-        contact = self._person(issue.contact_id, "contact") if issue.contact_id else None
-        company = self.companies.get(issue.company_id) if issue.company_id else None
-        group = self.groups.get(issue.group_id) if issue.group_id else None
-        return IssueFacts(
-            issue_id=issue.id,
-            title=issue.title,
-            description=issue.description,
-            status=issue.status,
-            old_status=issue.old_status,
-            contact=contact,
-            company_id=issue.company_id,
-            company_name=company.name if company else None,
-            assignee=self._person(issue.assignee_id, "employee") if issue.assignee_id else None,
-            group_id=group.id if group else None,
-            group_name=group.name if group else None,
-            author=contact,
-            type_code=issue.type_code,
-            type_name=TYPES.get(issue.type_code, issue.type_code),
-            priority_code=issue.priority_code,
-            priority_name=PRIORITIES.get(issue.priority_code, issue.priority_code),
-            created_at=issue.created_at,
-            completed_at=issue.completed_at,
-            rate=issue.rate,
-            status_names={s.code: s.name for s in self.statuses.values()},
-        )
+        return okdesk_views.issue_facts(self, issue)
 
     # -- changes (by the API or by a sandbox user acting as a service desk employee) --------
 
@@ -354,7 +197,7 @@ class OkdeskState:
         comment = self._store_comment(issue, content, public, author_id, author_type)
         if self.comment_webhooks and self.webhook_targets:
             facts = self.issue_facts(issue)
-            author = self._person(author_id, author_type)
+            author = okdesk_views.person(self, author_id, author_type)
             for target in self.webhook_targets:
                 payload = build_comment_webhook(
                     target.dialect,
@@ -428,15 +271,6 @@ class OkdeskState:
         issue.updated_at = comment.published_at
         self.notify()
         return comment
-
-    def _person(self, person_id: int, kind: Literal["employee", "contact"]) -> Person:
-        if kind == "employee":
-            if (e := self.employees.get(person_id)) is None:
-                return Person(person_id)
-            return Person(e.id, e.first_name, e.last_name)
-        if (c := self.contacts.get(person_id)) is None:
-            return Person(person_id, type="contact")
-        return Person(c.id, c.first_name, c.last_name, c.patronymic, "contact")
 
     async def _deliver(self, target: WebhookTarget, payload: dict[str, Any]) -> WebhookDelivery:
         if self.webhooks_down:  # as Okdesk meets an unreachable ingest: no retry is documented

@@ -303,3 +303,10 @@ def _okdesk_issue(f: IssueFacts) -> dict[str, Any]:
         "parameters": [],
         "attachments": [],
     }
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    dialect: Dialect = "okdesk"
+    secret: str | None = None
