@@ -21,7 +21,8 @@ class Message:
     timestamp_ms: int
 
 
-def _watermarks(consumer: Consumer, topic: str, partition: int, timeout: float) -> tuple[int, int]:
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout: float) -> tuple[int, int]:
+    """(low, high) of a partition; retried while the broker is not answering, for `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -44,7 +45,7 @@ def read_to_end(bootstrap: str, topic: str, *, timeout: float = 30.0,
             raise KafkaException(f"topic {topic} does not exist")
         ranges = {}
         for partition in metadata.partitions:
-            low, high = _watermarks(consumer, topic, partition, timeout)
+            low, high = watermarks(consumer, topic, partition, timeout)
             if high > low:
                 ranges[partition] = (low, high)
         total, done = sum(h - lo for lo, h in ranges.values()), 0

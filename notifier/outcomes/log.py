@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from base.publisher import KafkaPublisher, PublishFailed
+from base.topic_reader import watermarks
 from notifier.decide import KIND, Delivery, Entry
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import issue_key
@@ -143,14 +144,7 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0,
         assignment = []
         deadline = time.monotonic() + timeout
         for p in meta.partitions:
-            while True:
-                try:
-                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-                    break
-                except KafkaException:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            low, high = watermarks(consumer, topic, p, timeout)
             if high > low:
                 ends[p] = high
                 assignment.append(TopicPartition(topic, p, low))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from datetime import datetime, timedelta
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from base.publisher import KafkaPublisher, PublishFailed
+from base.topic_reader import watermarks
 from notifier.telegram import limits
 from schemas.codec import DecodeError, decode, encode
 from schemas.keys import contact_key, conversation_key, invite_key
@@ -74,16 +74,8 @@ class TopicFollower:
             if meta.error is not None:
                 raise KafkaException(meta.error)
             ends: dict[int, int] = {}
-            deadline = time.monotonic() + 30
             for p in meta.partitions:
-                while True:
-                    try:
-                        low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
-                        break
-                    except KafkaException:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.2)
+                low, high = watermarks(consumer, self.topic, p, 30)
                 if high > low:
                     ends[p] = high
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in meta.partitions])
