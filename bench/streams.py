@@ -91,15 +91,26 @@ def prefill(bootstrap: str, settings, items: list[tuple[str, bytes]]) -> None:
     assert producer.flush(120) == 0
 
 
-def _count(bootstrap: str, topic: str) -> int:
-    consumer = Consumer(consumer_config(bootstrap, f"bench-count-{uuid.uuid4().hex[:6]}"))
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
-    except KafkaException:  # a topic just created may have no leader yet
-        return 0
-    finally:
-        consumer.close()
+class _Counter:
+    """Messages on a topic (the sum of its partitions' high watermarks), through one consumer kept
+    for the whole wait: a new client per look costs the machine more than the look."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.topic = topic
+        self._consumer = Consumer(consumer_config(bootstrap, f"bench-count-{uuid.uuid4().hex[:6]}"))
+        self._parts: list[int] = []
+
+    def __call__(self) -> int:
+        try:
+            if not self._parts:
+                self._parts = list(self._consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions)
+            return sum(self._consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
+                       for p in self._parts)
+        except KafkaException:  # a topic just created may have no leader yet
+            return 0
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def bare_loop(bootstrap: str, topic: str, total: int) -> float:
@@ -169,9 +180,12 @@ def _worker(prefix: str, source_prefix: str, bootstrap: str, app_id: str, data_d
 
 
 def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str, *, workers: int = 1,
-                 loop: str = "asyncio", cython: bool = False) -> tuple[float, int]:
-    """Seconds until `expected` requests are on `rating.requested`, with `workers` worker processes
-    sharing the partitions; they read the prefilled raw topics and write under a prefix of their own."""
+                 loop: str = "asyncio", cython: bool = False) -> tuple[float, int, float]:
+    """(seconds from the first request on `rating.requested` until `expected` are there, how many
+    there were, seconds from the start of the processes until the first): `workers` worker processes
+    sharing the partitions read the prefilled raw topics and write under a prefix of their own. The
+    rate is timed from the first output as the bare agents are timed from their first event: a
+    worker's start (a process, its imports, the group's join, the links copy) is reported apart."""
     scratch = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}w{uuid.uuid4().hex[:4]}-"})
     ensure_topics(bootstrap, scratch)
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
@@ -179,20 +193,26 @@ def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store:
     processes = [context.Process(target=_worker, daemon=True, args=(
         scratch.topic_prefix, settings.topic_prefix, bootstrap, app_id, str(data_dir / f"{app_id}-{n}"), store,
         loop, cython)) for n in range(workers)]
-    topic = RATING_REQUESTED.full_name(scratch)
+    count = _Counter(bootstrap, RATING_REQUESTED.full_name(scratch))
     for process in processes:
         process.start()
     started = time.perf_counter()
+    first: float | None = None
     try:
         while True:
-            produced = _count(bootstrap, topic)
-            if produced >= expected or time.perf_counter() - started > 1800:
+            produced = count()
+            now = time.perf_counter()
+            if produced and first is None:
+                first = now
+            if produced >= expected or now - started > 1800:
                 break
             if any(not p.is_alive() for p in processes):
                 raise RuntimeError("a streams worker died during the benchmark")
-            time.sleep(0.5)
-        return time.perf_counter() - started, produced
+            time.sleep(0.5 if first is not None else 0.05)
+        first = first or started
+        return now - first, produced, first - started
     finally:
+        count.close()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -214,12 +234,15 @@ def main() -> dict:
         ensure_topics(bootstrap, sink_settings, [OKDESK_EVENTS])
         faust_consume = asyncio.run(faust_loop(bootstrap, source, len(items), None))
         faust_step = asyncio.run(faust_loop(bootstrap, source, len(items), OKDESK_EVENTS.full_name(sink_settings)))
-        seconds, produced = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop, cython=cython)
-        two_seconds, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
-                          if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else (None, 0))
+        seconds, produced, start_s = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop,
+                                                  cython=cython)
+        two_seconds, _, two_start_s = (
+            streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
+            if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else (None, 0, None))
         # The same worker on the standard asyncio loop without Faust's Cython paths: what the two earn.
-        plain_seconds, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, loop="asyncio", cython=False)
-                            if os.environ.get("BENCH_STREAMS_PLAIN", "1") == "1" else (None, 0))
+        plain_seconds, _, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, loop="asyncio",
+                                            cython=False)
+                               if os.environ.get("BENCH_STREAMS_PLAIN", "1") == "1" else (None, 0, None))
     rate = len(items) / seconds
     two_rate = len(items) / two_seconds if two_seconds else None
     floor_ratio = 0.6
@@ -228,6 +251,7 @@ def main() -> dict:
         "store": store, "loop": loop, "cython_optimizations": cython,
         "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
         "ratio_to_bare": round(rate / bare, 3), "seconds": round(seconds, 1),
+        "start_seconds": round(start_s, 1), "two_workers_start_seconds": round(two_start_s, 1) if two_start_s else None,
         "bare_faust_agent_consume_decode_per_s": round(faust_consume, 1),
         "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
         "ratio_to_bare_faust_step": round(rate / faust_step, 3),
@@ -237,7 +261,9 @@ def main() -> dict:
         "floors_met": {"one_worker_0.6_x_faust_step": rate / faust_step >= floor_ratio,
                        **({"two_workers_1.3_x_one": two_rate / rate >= 1.3} if two_rate else {})},
         "note": "The bare Faust agents run on asyncio without Cython paths, as faust-streaming does by default; the "
-                "workers run with the loop and cython_optimizations named here. requests_seen counts messages on "
+                "workers run with the loop and cython_optimizations named here. Every rate is timed from the first event "
+                "(a worker's: from its first request; start_seconds is the time before it, from the processes' "
+                "start). requests_seen counts messages on "
                 "rating.requested (an undeliverable request is one message; a correction by the contacts' side or a "
                 "duplicate trigger can add more).",
     }

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from schemas.avro_writer import compile_writer
 from schemas.records import Record
 from schemas.registry import SchemaRegistry, default_registry
 
@@ -43,9 +44,14 @@ class Codec:
     def __init__(self, registry: SchemaRegistry):
         self.registry = registry
         self._writers: dict[type[Record], tuple[bytes, Any]] = {}
+        # Each latest schema compiled to one function (`schemas.avro_writer`); fastavro encodes
+        # what it does not.
+        self._compiled: dict[type[Record], Any] = {}
         for name, record_type in registry.record_types.items():
             latest = registry.latest(name)
             self._writers[record_type] = (MARKER + latest.fingerprint, latest.parsed)
+            if (compiled := compile_writer(latest.schema, MARKER + latest.fingerprint)) is not None:
+                self._compiled[record_type] = compiled
         # fingerprint -> (writer schema, reader schema or None when they are the same, class)
         self._readers: dict[bytes, tuple[Any, Any, type[Record]]] = {}
         self._plain: dict[type[Record], bool] = {}  # classes a datum can become without __init__
@@ -62,6 +68,11 @@ class Codec:
         return frozenset(fp for fp, (_, _, record_type) in self._readers.items() if record_type in record_types)
 
     def encode(self, record: Record) -> bytes:
+        if (compiled := self._compiled.get(type(record))) is not None:
+            try:
+                return compiled(record.__dict__)
+            except Exception:  # a value it does not cover: fastavro encodes it, or names the error
+                pass
         try:
             header, schema = self._writers[type(record)]
         except KeyError:

@@ -15,11 +15,12 @@ a resolving webhook needs no hop through here on its way to the client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.records import ContactLink, RatingClosed, RatingRequested, Record
 from streams.rules import Rules
+from streams.rules.changed import changed
 
 NO_CONTACT = "-"  # key of requests whose issue has no contact: never deliverable
 
@@ -58,11 +59,11 @@ def addressed_to(request: RatingRequested, user_id: int | None, chat_id: int | N
     side may address it (the issue's from the worker's copy of the links, this one from its own
     state): the ids are the same, so the notifier tells a repeat from a re-address."""
     if user_id is not None:
-        return replace(
+        return changed(
             request, event_id=f"{request.request_id}/addressed/{user_id}",
             deliverable=True, recipient_user_id=user_id, recipient_chat_id=chat_id or user_id, addressed_at=at,
         )
-    return replace(request, event_id=f"{request.request_id}/undeliverable", deliverable=False,
+    return changed(request, event_id=f"{request.request_id}/undeliverable", deliverable=False,
                    recipient_user_id=None, recipient_chat_id=None, addressed_at=at)
 
 
@@ -105,7 +106,7 @@ def decide(state: ContactState | None, command: Command, rules: Rules) -> list[R
         return []
     live = _live(state, command.changed_at, rules)
     if command.state == LinkState.LINKED and command.telegram_user_id is not None:
-        linked = replace(state, link_state=LinkState.LINKED, telegram_user_id=command.telegram_user_id,
+        linked = changed(state, link_state=LinkState.LINKED, telegram_user_id=command.telegram_user_id,
                          chat_id=command.chat_id or command.telegram_user_id)
         return [addressed(k.request, linked, command.changed_at)
                 for k in live if k.recipient_user_id != command.telegram_user_id]
@@ -121,20 +122,20 @@ def evolve(state: ContactState | None, event: Record, contact_id: str, rules: Ru
     if isinstance(event, ContactLink):
         live = _live(state, event.changed_at, rules)
         if event.state == LinkState.LINKED and event.telegram_user_id is not None:
-            return replace(state, link_state=LinkState.LINKED, telegram_user_id=event.telegram_user_id,
+            return changed(state, link_state=LinkState.LINKED, telegram_user_id=event.telegram_user_id,
                            chat_id=event.chat_id or event.telegram_user_id, requests=live)
         # Unlinked or forgotten: what was addressed is closed; a later link starts afresh.
-        return replace(state, link_state=event.state, telegram_user_id=None, chat_id=None,
+        return changed(state, link_state=event.state, telegram_user_id=None, chat_id=None,
                        forgotten=state.forgotten or event.state == LinkState.FORGOTTEN,
                        requests=tuple(k for k in live if k.recipient_user_id is None))
     if isinstance(event, RatingRequested):
         others = tuple(k for k in _live(state, event.requested_at, rules) if k.request.request_id != event.request_id)
         base = next((k.request for k in state.requests if k.request.request_id == event.request_id), None)
-        request = base or replace(event, deliverable=False, recipient_user_id=None,
+        request = base or changed(event, deliverable=False, recipient_user_id=None,
                                   recipient_chat_id=None, addressed_at=None)
-        return replace(state, requests=(*others, KnownRequest(request, event.recipient_user_id)))
+        return changed(state, requests=(*others, KnownRequest(request, event.recipient_user_id)))
     if isinstance(event, RatingClosed):
-        return replace(state, requests=tuple(k for k in state.requests if k.request.request_id != event.request_id))
+        return changed(state, requests=tuple(k for k in state.requests if k.request.request_id != event.request_id))
     return state
 
 

@@ -9,7 +9,6 @@ waits"). Both functions are pure; the agent only loads the state, calls `run`, a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from schemas.records import (
     ClockTick,
@@ -22,6 +21,7 @@ from schemas.records import (
     SideEffectOutcome,
 )
 from streams.rules import Rules, addressing, rating_decisions, request_cycle
+from streams.rules.changed import changed
 from streams.rules.issue_state import IssueState, RequestState
 from streams.rules.normalise import Kind
 
@@ -58,10 +58,12 @@ def address_new(events: list[Record], directory: Directory | None, state: IssueS
     return out
 
 
-def decide(state: IssueState | None, command: Command, rules: Rules, directory: Directory | None = None) -> list[Record]:
+def decide(state: IssueState | None, command: Command, rules: Rules, directory: Directory | None = None,
+           facts: IssueState | None = None) -> list[Record]:
+    """`facts`: for an issue event, `evolve(state, command)` when the caller has it already."""
     current = state.request if state is not None else None
     if isinstance(command, IssueEvent):
-        events: list[Record] = address_new(list(request_cycle.decide(state, command, rules)), directory, state)
+        events: list[Record] = address_new(list(request_cycle.decide(state, command, rules, facts)), directory, state)
         if (command.kind == Kind.CSAT_RATE and not request_cycle.is_okrates_own(command, rules, state)
                 and not request_cycle.is_redelivered(state, command)):
             events += rating_decisions.decide_portal_rating(state, command)
@@ -73,7 +75,7 @@ def decide(state: IssueState | None, command: Command, rules: Rules, directory: 
         return []
     if isinstance(command, RatingClosed):
         if current is not None and current.request_id == command.request_id and current.is_open:
-            return [replace(command, recipient_user_id=current.recipient_user_id,
+            return [changed(command, recipient_user_id=current.recipient_user_id,
                             recipient_chat_id=current.recipient_chat_id)]
         return []
     if isinstance(command, RatingReceived):
@@ -98,7 +100,7 @@ def evolve(state: IssueState | None, event: Record, rules: Rules) -> IssueState 
     if isinstance(event, SideEffectOutcome):
         if not event.okdesk_comment_id or event.status != "ok" or event.okdesk_comment_id in state.own_comment_ids:
             return state
-        return replace(state, own_comment_ids=(*state.own_comment_ids, event.okdesk_comment_id)[-MAX_OWN_COMMENTS:])
+        return changed(state, own_comment_ids=(*state.own_comment_ids, event.okdesk_comment_id)[-MAX_OWN_COMMENTS:])
     return rating_decisions.evolve(state, event)
 
 
@@ -107,7 +109,7 @@ def _with_request(state: IssueState, event: RatingRequested) -> IssueState:
     if current is not None and current.request_id == event.request_id:
         if not is_addressed(event):
             return state
-        return replace(state, request=replace(
+        return changed(state, request=changed(
             current, deliverable=event.deliverable, recipient_user_id=event.recipient_user_id,
             recipient_chat_id=event.recipient_chat_id,
         ))
@@ -119,16 +121,19 @@ def _with_request(state: IssueState, event: RatingRequested) -> IssueState:
         contact_id=event.contact_id, deliverable=event.deliverable,
         recipient_user_id=event.recipient_user_id, recipient_chat_id=event.recipient_chat_id,
     )
-    return replace(state, request=request, past_request_ids=past)
+    return changed(state, request=request, past_request_ids=past)
 
 
 def run(state: IssueState | None, command: Command, rules: Rules,
         directory: Directory | None = None) -> tuple[IssueState | None, list[Record]]:
     """decide, then evolve by the command's facts and by every decision: what the agent calls.
     Presses that were held are judged again whenever something else changed the issue."""
-    events = decide(state, command, rules, directory)
     if isinstance(command, (IssueEvent, SideEffectOutcome)):
-        state = evolve(state, command, rules)
+        facts = evolve(state, command, rules)  # once: an issue event's decision needs it too
+        events = decide(state, command, rules, directory, facts if isinstance(command, IssueEvent) else None)
+        state = facts
+    else:
+        events = decide(state, command, rules, directory)
     for event in events:
         state = evolve(state, event, rules)
     if state is not None and state.held_presses and not isinstance(command, (RatingReceived, ClockTick)):

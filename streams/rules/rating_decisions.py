@@ -10,7 +10,6 @@ times are compared, so reprocessing the same inputs decides the same.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from schemas.records import (
@@ -28,6 +27,7 @@ from schemas.records import (
     Record,
 )
 from streams.rules import Rules
+from streams.rules.changed import changed
 from streams.rules.issue_state import IssueState, RequestState, RequestStatus, reporting_context
 from streams.rules.request_cycle import closed
 
@@ -163,22 +163,22 @@ def evolve(state: IssueState, event: Record) -> IssueState:
     request = state.request
     if isinstance(event, RatingReceived):
         held = tuple(p for p in state.held_presses if p.update_id != event.update_id)
-        return replace(state, held_presses=(*held, event)[-MAX_HELD_PRESSES:])
+        return changed(state, held_presses=(*held, event)[-MAX_HELD_PRESSES:])
     if isinstance(event, RatingRejected | RatingRecorded):
-        state = replace(state, held_presses=tuple(p for p in state.held_presses if p.update_id != event.update_id))
+        state = changed(state, held_presses=tuple(p for p in state.held_presses if p.update_id != event.update_id))
         request = state.request
         if isinstance(event, RatingRecorded) and request is not None and request.request_id == event.request_id:
-            state = replace(state, request=replace(request, status=RequestStatus.RATED, score=event.score,
+            state = changed(state, request=changed(request, status=RequestStatus.RATED, score=event.score,
                                                    rated_at=event.pressed_at, rated_update_id=event.update_id))
         return state
     if request is None or getattr(event, "request_id", None) != request.request_id:
         return state
     if isinstance(event, ReasonRecorded):
-        return replace(state, request=replace(request, reason_codes=(*request.reason_codes, event.reason_code or "text")))
+        return changed(state, request=changed(request, reason_codes=(*request.reason_codes, event.reason_code or "text")))
     if isinstance(event, RatingReminder):
-        return replace(state, request=replace(request, reminded=True))
+        return changed(state, request=changed(request, reminded=True))
     if isinstance(event, RatingExpired) and request.is_open:
-        return replace(state, request=replace(request, status=RequestStatus.EXPIRED))
+        return changed(state, request=changed(request, status=RequestStatus.EXPIRED))
     if isinstance(event, RatingClosed) and request.is_open:
-        return replace(state, request=replace(request, status=RequestStatus.CLOSED, close_reason=event.reason))
+        return changed(state, request=changed(request, status=RequestStatus.CLOSED, close_reason=event.reason))
     return state

@@ -16,12 +16,12 @@ the same resolution again, every sweep, changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 
 from schemas.records import IssueEvent, RatingClosed, RatingRequested
 from streams.rules import Rules
+from streams.rules.changed import changed
 from streams.rules.issue_state import IssueState, RequestState, reporting_context
 from streams.rules.normalise import Kind
 
@@ -145,8 +145,10 @@ def closed(request: RequestState, issue_id: str, reason: str, at: datetime, caus
     )
 
 
-def decide(state: IssueState | None, event: IssueEvent, rules: Rules) -> list[RatingRequested | RatingClosed]:
-    """What an issue event asks for: a new rating request, or the open one closed."""
+def decide(state: IssueState | None, event: IssueEvent, rules: Rules,
+           after: IssueState | None = None) -> list[RatingRequested | RatingClosed]:
+    """What an issue event asks for: a new rating request, or the open one closed. `after` is
+    `evolve_facts(state, event, rules)` when the caller has it already."""
     if is_okrates_own(event, rules, state):
         return []
     transition = classify(state, event, rules)
@@ -159,7 +161,7 @@ def decide(state: IssueState | None, event: IssueEvent, rules: Rules) -> list[Ra
         return []
     if is_redelivered(state, event):
         return []
-    after = evolve_facts(state, event, rules)
+    after = after if after is not None else evolve_facts(state, event, rules)
     open_request = state.request if state is not None and state.request and state.request.is_open else None
     if transition is Transition.INTO_FINAL:
         out: list[RatingRequested | RatingClosed] = []
@@ -202,7 +204,7 @@ def evolve_facts(state: IssueState | None, event: IssueEvent, rules: Rules) -> I
         resolved_at = event.completed_at
     elif resolved_at is None and rules.is_final(status_code) and event.completed_at is not None:
         resolved_at = event.completed_at  # the resolution's time, learnt later (an observation)
-    return replace(
+    return changed(
         base,
         resolved_at=resolved_at,
         status_changed_at=changed_at,
