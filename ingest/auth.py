@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
 SIGNATURE_HEADERS = ("X-Okdesk-Signature", "X-Hub-Signature-256")
@@ -43,9 +43,10 @@ def body_signature(secret: str, body: bytes) -> str:
 
 
 def authenticate_webhook(
-    secret: str | None, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    secret: str | None, body: bytes, headers: Mapping[str, str], query: Callable[[], Mapping[str, str]]
 ) -> AuthMethod | None:
-    """How the request proved itself, or None when it did not."""
+    """How the request proved itself, or None when it did not. `query` is asked for only when
+    no header proved it (parsing a URL's query string costs more than the rest here)."""
     if not secret:
         return AuthMethod.NONE
     expected_hex = body_signature(secret, body).encode()
@@ -59,7 +60,7 @@ def authenticate_webhook(
         if _same(given.lower(), expected_hex):
             return AuthMethod.SIGNATURE
     secret_bytes = secret.encode()
-    if _same(headers.get(TOKEN_HEADER), secret_bytes) or _same(query.get(TOKEN_QUERY), secret_bytes):
+    if _same(headers.get(TOKEN_HEADER), secret_bytes) or _same(query().get(TOKEN_QUERY), secret_bytes):
         return AuthMethod.TOKEN
     return None
 

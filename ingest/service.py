@@ -16,6 +16,8 @@ from ingest.app import METRICS, PUBLISHER, create_app
 
 log = logging.getLogger("okrate.ingest")
 
+GC_YOUNG_THRESHOLD = 20_000
+
 
 class MaskingAccessLogger(AbstractAccessLogger):
     """One line a request, with the query string's secrets masked (`?token=` carries the secret)."""
@@ -55,6 +57,10 @@ def serve(settings: Settings, bootstrap: str, *, reuse_port: bool = False) -> No
     # Everything loaded so far lives as long as the process: out of the collector's sight, a full
     # collection scans what requests allocate, not the ~57,000 objects of the imports.
     gc.freeze()
+    # A request allocates a few hundred objects that die young: at the default threshold (700) a
+    # young collection ran every few requests, each scanning the in-flight requests' objects.
+    # Measured: 3-4 % of the CPU per answer at saturation.
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
     log.info("ingest listening on %s:%d%s, webhook at %s", settings.ingest_host, settings.ingest_port,
              f" (shared, pid {os.getpid()})" if reuse_port else "", settings.webhook_path)
     web.run_app(

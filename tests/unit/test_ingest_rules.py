@@ -6,10 +6,12 @@ import logging
 import uuid
 
 import pytest
+from aiohttp import web
 
 from base.logs import RedactingFilter
+from base.publisher import Delivery
 from base.redact import mask_headers, mask_url
-from ingest.app import DeliveryIds
+from ingest.app import DeliveryIds, _accepted
 from ingest.auth import AuthMethod, authenticate_telegram, authenticate_webhook, body_signature
 from ingest.service import MaskingAccessLogger
 from ingest.webhook_body import NotAWebhook, summarise_webhook
@@ -18,13 +20,13 @@ from ingest.webhook_body import NotAWebhook, summarise_webhook
 def test_signature_token_and_no_secret():
     body = b'{"issue": {"id": 1}}'
     sig = body_signature("k", body)
-    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": sig}, {}) is AuthMethod.SIGNATURE
-    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": "SHA256=" + sig.upper()}, {}) is AuthMethod.SIGNATURE
-    assert authenticate_webhook("k", body + b" ", {"X-Okdesk-Signature": sig}, {}) is None
-    assert authenticate_webhook("k", body, {}, {"token": "k"}) is AuthMethod.TOKEN
-    assert authenticate_webhook("k", body, {}, {"token": "kk"}) is None
-    assert authenticate_webhook(None, body, {}, {}) is AuthMethod.NONE
-    assert authenticate_webhook("k", body, {"X-Webhook-Token": "ключ"}, {}) is None
+    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": sig}, dict) is AuthMethod.SIGNATURE
+    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": "SHA256=" + sig.upper()}, dict) is AuthMethod.SIGNATURE
+    assert authenticate_webhook("k", body + b" ", {"X-Okdesk-Signature": sig}, dict) is None
+    assert authenticate_webhook("k", body, {}, lambda: {"token": "k"}) is AuthMethod.TOKEN
+    assert authenticate_webhook("k", body, {}, lambda: {"token": "kk"}) is None
+    assert authenticate_webhook(None, body, {}, dict) is AuthMethod.NONE
+    assert authenticate_webhook("k", body, {"X-Webhook-Token": "ключ"}, dict) is None
 
 
 def test_telegram_secret():
@@ -101,3 +103,21 @@ def test_no_log_line_carries_a_token(caplog):
         MaskingAccessLogger(logger, "").log(Req(), Resp(), 0.01)
     assert "TOPSECRET" not in caplog.text
     assert "api_token=***" in caplog.text and "token=***" in caplog.text
+
+
+@pytest.mark.parametrize(("partition", "offset"), [(0, 0), (3, 12345), (11, 2**62)])
+def test_the_accepted_answer_is_what_json_response_made(partition: int, offset: int) -> None:
+    made = _accepted(Delivery("okdesk.events", partition, offset))
+    expected = web.json_response({"status": "accepted", "partition": partition, "offset": offset})
+    assert (made.body, made.status, dict(made.headers)) == (expected.body, expected.status, dict(expected.headers))
+
+
+def test_the_query_is_read_only_when_no_header_proved_the_request():
+    body = b'{"issue": {"id": 1}}'
+
+    def no_query() -> dict:
+        raise AssertionError("the query was read")
+
+    assert authenticate_webhook("k", body, {"X-Okdesk-Signature": body_signature("k", body)}, no_query) is AuthMethod.SIGNATURE
+    assert authenticate_webhook("k", body, {"X-Webhook-Token": "k"}, no_query) is AuthMethod.TOKEN
+    assert authenticate_webhook(None, body, {}, no_query) is AuthMethod.NONE
