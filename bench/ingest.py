@@ -8,7 +8,7 @@ generator, against two references measured in the same run:
 
 All four servers (the ingest also with `--workers 2`) run at once, idle but for the one under load,
 and the load visits them in short slices (BENCH_SLICE_SECONDS, default 3), the order rotating:
-BENCH_SLICES slices each (default 6) at 500 offered webhooks/s, then as many at saturation
+BENCH_SLICES slices each (default 10) at 500 offered webhooks/s, then as many at saturation
 (concurrency 32). On a machine shared with other work, every server so sees the same mix of
 quiet and busy moments; the figures are over all of a server's slices, and the spread of the
 ratio slice by slice is reported too. So is each server's CPU time (all its threads and worker
@@ -41,9 +41,12 @@ from schemas.topics import OKDESK_EVENTS
 
 RATE = 500.0
 SLICE_SECONDS = float(os.environ.get("BENCH_SLICE_SECONDS", "3"))
-SLICES = int(os.environ.get("BENCH_SLICES", "6"))
+SLICES = int(os.environ.get("BENCH_SLICES", "10"))
 CONCURRENCY = 32
-BROKER_WARMUP_S = 15.0
+# A fresh broker's tail stays long well after its throughput settled: with 15 s, the first slices
+# at 500/s had p99s of 30-50 ms for every durable server (8-18 ms later), whichever came first.
+BROKER_WARMUP_S = 30.0
+SERVER_WARMUP_S = 4.0
 SATURATION_FLOOR = 0.8
 P99_CEILING = 1.5
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -108,9 +111,9 @@ async def _measure(urls: dict[str, str], pids: dict[str, int], bodies: list[byte
     try:
         # A fresh broker is slow until its JIT compiled the produce path: in no slice.
         await saturation(closed_loop["durable_baseline"], urls["durable_baseline"], bodies, CONCURRENCY, BROKER_WARMUP_S)
-        for name, url in urls.items():  # connections, the producers' metadata
-            await saturation(closed_loop[name], url, bodies, CONCURRENCY, 2)
-            await offered_rate(open_loop[name], url, bodies, RATE, 1)
+        for name, url in urls.items():  # connections, the producers' metadata, the broker's paths
+            await saturation(closed_loop[name], url, bodies, CONCURRENCY, SERVER_WARMUP_S)
+            await offered_rate(open_loop[name], url, bodies, RATE, SERVER_WARMUP_S / 2)
         for phase, run in (("fixed_500_per_s", lambda n: offered_rate(open_loop[n], urls[n], bodies, RATE, SLICE_SECONDS)),
                            ("saturation", lambda n: saturation(closed_loop[n], urls[n], bodies, CONCURRENCY, SLICE_SECONDS))):
             for k in range(SLICES):
