@@ -16,9 +16,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import faust
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from base.kafka_clients import consumer_config, producer_config
 from base.links import link_record
@@ -179,13 +181,41 @@ def _worker(prefix: str, source_prefix: str, bootstrap: str, app_id: str, data_d
     asyncio.run(run())
 
 
+class _GroupWatch:
+    """Whether every worker of a Faust application holds partitions: its consumer group (the app
+    id) is stable with that many members, each assigned some."""
+
+    def __init__(self, bootstrap: str, group: str, members: int):
+        self._admin, self._group, self._members = AdminClient({"bootstrap.servers": bootstrap}), group, members
+
+    def whole(self) -> bool:
+        try:
+            description = self._admin.describe_consumer_groups([self._group], request_timeout=5)[self._group].result()
+        except KafkaException:  # not known yet
+            return False
+        return (description.state == ConsumerGroupState.STABLE and len(description.members) == self._members
+                and all(m.assignment.topic_partitions for m in description.members))
+
+
+class Run(NamedTuple):
+    seconds: float  # from the first output after every worker held partitions until `expected` were out
+    produced: int
+    produced_before: int  # requests already out at that moment
+    start_seconds: float  # from the processes' start until that moment
+
+    def events_per_s(self, events: int) -> float:
+        """Raw events per second, counted by the requests they made (spread evenly over the workload)."""
+        return events * (self.produced - self.produced_before) / self.produced / self.seconds
+
+
 def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store: str, *, workers: int = 1,
-                 loop: str = "asyncio", cython: bool = False) -> tuple[float, int, float]:
-    """(seconds from the first request on `rating.requested` until `expected` are there, how many
-    there were, seconds from the start of the processes until the first): `workers` worker processes
-    sharing the partitions read the prefilled raw topics and write under a prefix of their own. The
-    rate is timed from the first output as the bare agents are timed from their first event: a
-    worker's start (a process, its imports, the group's join, the links copy) is reported apart."""
+                 loop: str = "asyncio", cython: bool = False) -> Run:
+    """`workers` worker processes sharing the partitions read the prefilled raw topics and write
+    under a prefix of their own, until `expected` requests are on `rating.requested`. Timed from
+    the first output after every worker holds partitions, as the bare agents are timed from their
+    first event: a worker's start (a process, its imports, the group's join, and with two the
+    rebalance that the second one's join makes, during which neither processes anything) is
+    reported apart."""
     scratch = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}w{uuid.uuid4().hex[:4]}-"})
     ensure_topics(bootstrap, scratch)
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
@@ -193,24 +223,31 @@ def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store:
     processes = [context.Process(target=_worker, daemon=True, args=(
         scratch.topic_prefix, settings.topic_prefix, bootstrap, app_id, str(data_dir / f"{app_id}-{n}"), store,
         loop, cython)) for n in range(workers)]
-    count = _Counter(bootstrap, RATING_REQUESTED.full_name(scratch))
+    count, group = _Counter(bootstrap, RATING_REQUESTED.full_name(scratch)), _GroupWatch(bootstrap, app_id, workers)
     for process in processes:
         process.start()
     started = time.perf_counter()
-    first: float | None = None
+    whole_at: int | None = None  # requests out when the group was first seen whole
+    timed: tuple[float, int] | None = None  # (when, requests out then): the first output after it
+    timeline: list[tuple[float, int]] = []
     try:
         while True:
             produced = count()
             now = time.perf_counter()
-            if produced and first is None:
-                first = now
+            timeline.append((round(now - started, 2), produced))
+            if whole_at is None and group.whole():
+                whole_at = produced
+            elif whole_at is not None and timed is None and produced > whole_at:
+                timed = (now, produced)  # the workers are past the assignment's recovery
             if produced >= expected or now - started > 1800:
                 break
             if any(not p.is_alive() for p in processes):
                 raise RuntimeError("a streams worker died during the benchmark")
-            time.sleep(0.5 if first is not None else 0.05)
-        first = first or started
-        return now - first, produced, first - started
+            time.sleep(0.5 if timed is not None else 0.05)
+        if os.environ.get("BENCH_STREAMS_TIMELINE"):
+            Path(os.environ["BENCH_STREAMS_TIMELINE"] + f".{workers}").write_text(json.dumps(timeline))
+        at, before = timed or (started, 0)
+        return Run(now - at, produced, before, at - started)
     finally:
         count.close()
         for process in processes:
@@ -234,36 +271,36 @@ def main() -> dict:
         ensure_topics(bootstrap, sink_settings, [OKDESK_EVENTS])
         faust_consume = asyncio.run(faust_loop(bootstrap, source, len(items), None))
         faust_step = asyncio.run(faust_loop(bootstrap, source, len(items), OKDESK_EVENTS.full_name(sink_settings)))
-        seconds, produced, start_s = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop,
-                                                  cython=cython)
-        two_seconds, _, two_start_s = (
-            streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
-            if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else (None, 0, None))
+        one = streams_rate(settings, bootstrap, expected, Path(tmp), store, loop=loop, cython=cython)
+        two = (streams_rate(settings, bootstrap, expected, Path(tmp), store, workers=2, loop=loop, cython=cython)
+               if os.environ.get("BENCH_STREAMS_TWO_WORKERS", "1") == "1" else None)
         # The same worker on the standard asyncio loop without Faust's Cython paths: what the two earn.
-        plain_seconds, _, _ = (streams_rate(settings, bootstrap, expected, Path(tmp), store, loop="asyncio",
-                                            cython=False)
-                               if os.environ.get("BENCH_STREAMS_PLAIN", "1") == "1" else (None, 0, None))
-    rate = len(items) / seconds
-    two_rate = len(items) / two_seconds if two_seconds else None
+        plain = (streams_rate(settings, bootstrap, expected, Path(tmp), store, loop="asyncio", cython=False)
+                 if os.environ.get("BENCH_STREAMS_PLAIN", "1") == "1" else None)
+    rate = one.events_per_s(len(items))
+    two_rate = two.events_per_s(len(items)) if two else None
     floor_ratio = 0.6
     result = {
-        "events": len(items), "requests_expected": expected, "requests_seen": produced,
+        "events": len(items), "requests_expected": expected, "requests_seen": one.produced,
         "store": store, "loop": loop, "cython_optimizations": cython,
         "worker_events_per_s": round(rate, 1), "bare_consume_decode_per_s": round(bare, 1),
-        "ratio_to_bare": round(rate / bare, 3), "seconds": round(seconds, 1),
-        "start_seconds": round(start_s, 1), "two_workers_start_seconds": round(two_start_s, 1) if two_start_s else None,
+        "ratio_to_bare": round(rate / bare, 3), "seconds": round(one.seconds, 1),
+        "start_seconds": round(one.start_seconds, 1),
+        "two_workers_start_seconds": round(two.start_seconds, 1) if two else None,
+        "two_workers_requests_before_whole": two.produced_before if two else None,
         "bare_faust_agent_consume_decode_per_s": round(faust_consume, 1),
         "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
         "ratio_to_bare_faust_step": round(rate / faust_step, 3),
         "two_workers_events_per_s": round(two_rate, 1) if two_rate else None,
-        "plain_asyncio_no_cython_events_per_s": round(len(items) / plain_seconds, 1) if plain_seconds else None,
+        "plain_asyncio_no_cython_events_per_s": round(plain.events_per_s(len(items)), 1) if plain else None,
         "two_workers_ratio": round(two_rate / rate, 3) if two_rate else None,
         "floors_met": {"one_worker_0.6_x_faust_step": rate / faust_step >= floor_ratio,
                        **({"two_workers_1.3_x_one": two_rate / rate >= 1.3} if two_rate else {})},
         "note": "The bare Faust agents run on asyncio without Cython paths, as faust-streaming does by default; the "
                 "workers run with the loop and cython_optimizations named here. Every rate is timed from the first event "
-                "(a worker's: from its first request; start_seconds is the time before it, from the processes' "
-                "start). requests_seen counts messages on "
+                "a process could handle: the workers' from their first output once each of them held partitions (start_seconds "
+                "is the time before it, from the processes' start: imports, the group's join, and with two "
+                "workers the rebalance the second one's join makes). requests_seen counts messages on "
                 "rating.requested (an undeliverable request is one message; a correction by the contacts' side or a "
                 "duplicate trigger can add more).",
     }

@@ -40,6 +40,10 @@ def _streams(r: dict[str, Any]) -> str:
         out += f"; two workers: {r['two_workers_events_per_s']:,.0f}/s = {r['two_workers_ratio']:g} × one"
     if r.get("plain_asyncio_no_cython_events_per_s"):
         out += f"; one worker on plain asyncio without Cython paths: {r['plain_asyncio_no_cython_events_per_s']:,.0f}/s"
+    if r.get("start_seconds") is not None:
+        out += (f" (every rate timed from its first event; the workers' start before it: {r['start_seconds']:g} s"
+                + (f", two workers {r['two_workers_start_seconds']:g} s" if r.get("two_workers_start_seconds") else "")
+                + ")")
     return out
 
 
