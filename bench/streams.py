@@ -229,12 +229,10 @@ def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store:
     started = time.perf_counter()
     whole_at: int | None = None  # requests out when the group was first seen whole
     timed: tuple[float, int] | None = None  # (when, requests out then): the first output after it
-    timeline: list[tuple[float, int]] = []
     try:
         while True:
             produced = count()
             now = time.perf_counter()
-            timeline.append((round(now - started, 2), produced))
             if whole_at is None and group.whole():
                 whole_at = produced
             elif whole_at is not None and timed is None and produced > whole_at:
@@ -244,8 +242,6 @@ def streams_rate(settings, bootstrap: str, expected: int, data_dir: Path, store:
             if any(not p.is_alive() for p in processes):
                 raise RuntimeError("a streams worker died during the benchmark")
             time.sleep(0.5 if timed is not None else 0.05)
-        if os.environ.get("BENCH_STREAMS_TIMELINE"):
-            Path(os.environ["BENCH_STREAMS_TIMELINE"] + f".{workers}").write_text(json.dumps(timeline))
         at, before = timed or (started, 0)
         return Run(now - at, produced, before, at - started)
     finally:
@@ -287,7 +283,7 @@ def main() -> dict:
         "ratio_to_bare": round(rate / bare, 3), "seconds": round(one.seconds, 1),
         "start_seconds": round(one.start_seconds, 1),
         "two_workers_start_seconds": round(two.start_seconds, 1) if two else None,
-        "two_workers_requests_before_whole": two.produced_before if two else None,
+        "two_workers_requests_before_timing": two.produced_before if two else None,
         "bare_faust_agent_consume_decode_per_s": round(faust_consume, 1),
         "bare_faust_agent_consume_decode_send_per_s": round(faust_step, 1),
         "ratio_to_bare_faust_step": round(rate / faust_step, 3),

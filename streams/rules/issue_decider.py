@@ -60,7 +60,7 @@ def address_new(events: list[Record], directory: Directory | None, state: IssueS
 
 def decide(state: IssueState | None, command: Command, rules: Rules, directory: Directory | None = None,
            facts: IssueState | None = None) -> list[Record]:
-    """`facts`: for an issue event, `evolve(state, command)` when the caller has it already."""
+    """`facts`: `evolve(state, command)` when the caller has it already (read for an issue event)."""
     current = state.request if state is not None else None
     if isinstance(command, IssueEvent):
         events: list[Record] = address_new(list(request_cycle.decide(state, command, rules, facts)), directory, state)
@@ -128,12 +128,10 @@ def run(state: IssueState | None, command: Command, rules: Rules,
         directory: Directory | None = None) -> tuple[IssueState | None, list[Record]]:
     """decide, then evolve by the command's facts and by every decision: what the agent calls.
     Presses that were held are judged again whenever something else changed the issue."""
-    if isinstance(command, (IssueEvent, SideEffectOutcome)):
-        facts = evolve(state, command, rules)  # once: an issue event's decision needs it too
-        events = decide(state, command, rules, directory, facts if isinstance(command, IssueEvent) else None)
+    facts = evolve(state, command, rules) if isinstance(command, (IssueEvent, SideEffectOutcome)) else None
+    events = decide(state, command, rules, directory, facts)  # (an issue event's decision needs its facts too)
+    if facts is not None:
         state = facts
-    else:
-        events = decide(state, command, rules, directory)
     for event in events:
         state = evolve(state, event, rules)
     if state is not None and state.held_presses and not isinstance(command, (RatingReceived, ClockTick)):
