@@ -23,6 +23,9 @@ from schemas.topics import (
     CONTACT_LINKS,
     DEADLETTER,
     OKDESK_EVENTS,
+    RATING_RECEIVED,
+    RATING_RECORDED,
+    RATING_REQUESTED,
     TELEGRAM_UPDATES,
     Cleanup,
     TopicSpec,
@@ -44,6 +47,9 @@ class StatsBatching(NamedTuple):
 
 
 LIVE_STATS_BATCHING = StatsBatching(max_events=1000, every_s=0.1)
+# The outputs a client's message or an Okdesk comment waits on: produced with the short linger
+# (`streams.outputs`); the rest of the agents' outputs and their tables' changelogs wait longer.
+PROMPT_TOPICS = (RATING_REQUESTED, RATING_RECEIVED, RATING_RECORDED)
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,8 @@ class StreamsApp:
         self.metrics = StreamsMetrics()
         self.input_specs: list[TopicSpec] = []
         self.deadletter = self.topic(DEADLETTER)
-        self.outputs = Outputs(config.bootstrap, crash=self.faust.crash)
+        self.outputs = Outputs(config.bootstrap, crash=self.faust.crash,
+                               prompt_topics={self.topic.name_of(spec) for spec in PROMPT_TOPICS})
         self.faust.before_wait_empty.append(self.outputs.drain)
         self.links = LinkDirectory(config.bootstrap, self.topic.name_of(CONTACT_LINKS))
         self.faust.on_stopping.append(self.outputs.stop)

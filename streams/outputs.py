@@ -15,14 +15,24 @@ partition, but may skip over a hole at the very start: acks are therefore given 
 order). A kill at any point leaves the unacked events to be delivered again, and the deciders
 make a redelivery emit what it emitted before, with the same ids. A delivery that fails after
 librdkafka's own retries stops the worker: a later output must not be stored past a lost one.
+
+Two producers. What a client or Okdesk waits on (`prompt_topics`: requests, presses, recorded
+ratings) lingers 20 ms; everything else (table changelogs, issue events, the contacts' side's
+copies, statistics, ticks) lingers 100 ms. librdkafka sends a produce request per partition whose
+batch is due, and the broker's cost is per request: at 20 ms for every topic a worker made about
+150 requests per 1,000 events (the contacts' copies alone, spread over every partition, 80), and
+with two workers on a 2-core machine the broker's request handling took 27 % of a core and the
+workers a third more CPU per event (`bench streams`, README). A topic always goes through the same
+producer, so each partition keeps its order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +43,14 @@ from base.kafka_clients import producer_config
 log = logging.getLogger("okrate.streams.outputs")
 
 POLL_EVERY_S = 0.005
+PROMPT_LINGER_MS = 20
+BATCH_LINGER_MS = 100
+
+
+def _new_producer(bootstrap: str, linger_ms: int, config: dict[str, Any]) -> Producer:
+    return Producer(producer_config(bootstrap, **{
+        "linger.ms": linger_ms, "batch.num.messages": 10_000, "message.max.bytes": 8 * 1024 * 1024,
+        "queue.buffering.max.messages": 200_000, **config}))
 
 
 @dataclass
@@ -72,17 +90,16 @@ class Outputs:
     """One per worker. `emit(stream, event, outputs)` from the agents; `drain()` before Faust waits
     for in-flight events (a rebalance, a shutdown); `start()`/`stop()` with the app."""
 
-    def __init__(self, bootstrap: str, *, crash: Callable[[BaseException], Awaitable[None]], **config: Any):
-        self._producer = Producer(producer_config(
-            bootstrap,
-            # 20 ms of batching. A produce() into a partition queue that librdkafka's broker thread
-            # just emptied costs the event loop far more than one into a filling batch: measured on
-            # a paced loop (one produce per 150 µs, as here), about 30 µs a call at 5 ms, 4-20 µs at
-            # 20 ms; `bench streams` one worker +8 % (0.57-0.60 × the bare step against 0.49-0.53 at
-            # 5 ms). The cost is latency: an output waits up to 20 ms more (`bench e2e` measures it).
-            **{"linger.ms": 20, "batch.num.messages": 10_000, "message.max.bytes": 8 * 1024 * 1024,
-               "queue.buffering.max.messages": 200_000, **config},
-        ))
+    def __init__(self, bootstrap: str, *, crash: Callable[[BaseException], Awaitable[None]],
+                 prompt_topics: Collection[str] = (), **config: Any):
+        # 20 ms of batching for what someone waits on. A produce() into a partition queue that
+        # librdkafka's broker thread just emptied costs the event loop far more than one into a
+        # filling batch: measured on a paced loop (one produce per 150 µs, as here), about 30 µs a
+        # call at 5 ms, 4-20 µs at 20 ms; `bench streams` one worker +8 % (0.57-0.60 × the bare
+        # step against 0.49-0.53 at 5 ms). The cost is latency: up to 20 ms (`bench e2e`).
+        self._prompt = _new_producer(bootstrap, PROMPT_LINGER_MS, config)
+        self._batch = _new_producer(bootstrap, BATCH_LINGER_MS, config)  # the rest: see the module's doc
+        self._prompt_topics = frozenset(prompt_topics)
         self._crash = crash
         self._acks = OrderedAcks()
         self._streams: dict[Any, Any] = {}  # tp -> the stream that acks its events
@@ -118,12 +135,13 @@ class Outputs:
             if then is not None and waiting.outstanding == 0:
                 then()
 
+        producer = self._prompt if topic in self._prompt_topics else self._batch
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, partition=partition, on_delivery=delivered)
+                producer.produce(topic, key=key, value=value, partition=partition, on_delivery=delivered)
                 return
             except BufferError:  # librdkafka's queue is full: let deliveries drain it
-                self._producer.poll(0.05)
+                producer.poll(0.05)
 
     def stage(self, event: Any, topic: str, partition: int, key: bytes, value: bytes | None,
               stored: Callable[[Any], None]) -> None:
@@ -151,7 +169,7 @@ class Outputs:
             waiting.outstanding += 1
             self.produce(topic, key, value, waiting)
         self._acks.add(tp, waiting)
-        self._producer.poll(0)
+        self._poll()
         await self._settle()
         return waiting
 
@@ -183,10 +201,20 @@ class Outputs:
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Every output delivered and every event acked (or the worker stopped)."""
-        remaining = await asyncio.to_thread(self._producer.flush, timeout)
+        remaining = await asyncio.to_thread(self._flush, timeout)
         if remaining:
             log.error("%d outputs not acknowledged by the broker in %.0f s", remaining, timeout)
         await self._settle()
+
+    def _poll(self) -> None:
+        self._prompt.poll(0)
+        self._batch.poll(0)
+
+    def _flush(self, timeout: float) -> int:
+        """Messages still undelivered after flushing both producers, within `timeout` in all."""
+        deadline = time.monotonic() + timeout
+        first = self._prompt.flush(timeout)
+        return first + self._batch.flush(max(0.0, deadline - time.monotonic()))
 
     def pending(self) -> int:
         return len(self._acks)
@@ -196,7 +224,7 @@ class Outputs:
         while not self._stopping:
             await asyncio.sleep(POLL_EVERY_S)
             try:
-                self._producer.poll(0)
+                self._poll()
                 await self._settle()
             except Exception as exc:  # the poller must not die silently: nothing would be acked
                 log.exception("outputs poller failed: stopping the worker")

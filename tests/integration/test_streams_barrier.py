@@ -25,8 +25,9 @@ async def test_a_worker_killed_before_its_output_was_acknowledged_loses_and_dupl
 
     first = create_app(StreamsConfig(settings=settings, bootstrap=kafka_bootstrap, app_id=app_id,
                                      data_dir=tmp_path / "first", store="memory://", metadata_max_age_ms=1000))
-    # Its outputs go to a broker that never answers: produced, never acknowledged.
-    first.outputs._producer = Producer({"bootstrap.servers": "127.0.0.1:1", "log_level": 0})
+    # Its prompt outputs (the request) go to a broker that never answers: produced, never
+    # acknowledged; its table's write is stored (the batch producer's broker is the real one).
+    first.outputs._prompt = Producer({"bootstrap.servers": "127.0.0.1:1", "log_level": 0})
     decided = first.metrics.decisions.labels("RatingRequested")
     await first.faust.start()
     try:

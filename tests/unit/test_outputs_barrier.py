@@ -79,20 +79,27 @@ async def test_an_event_is_acked_only_once_its_table_writes_are_stored_with_its_
     async def crash(exc):
         raise AssertionError(exc)
 
-    outputs = Outputs("127.0.0.1:9", crash=crash)
-    outputs._producer = producer = _Producer()
+    outputs = Outputs("127.0.0.1:9", crash=crash, prompt_topics={"rating.requested"})
+    outputs._prompt = prompt = _Producer()
+    outputs._batch = batch = _Producer()
     event, stream, persisted = _Event(7), _Stream(), []
     outputs.stage(event, "app-issues-changelog", 0, b"1380", b'{"issue_id":"1380"}', persisted.append)
     outputs.stage(event, "app-stats-issues-changelog", 0, b"1380", None, persisted.append)
-    waiting = await outputs.emit(stream, event, [("rating.requested", b"1380", b"request")])
-    # The changelog records go to the input event's partition, with the event's own outputs.
-    assert [(topic, partition) for topic, partition, _, _ in producer.produced] == [
-        ("app-issues-changelog", 0), ("app-stats-issues-changelog", 0), ("rating.requested", -1)]
-    assert waiting.outstanding == 3 and stream.acked == []  # nothing stored yet: not acked
-    producer.deliver_all()
+    waiting = await outputs.emit(stream, event, [("rating.requested", b"1380", b"request"),
+                                                 ("issue.events", b"1380", b"event")])
+    # The request goes through the prompt producer; the changelog records, to the input event's
+    # partition, and the issue event through the batch one.
+    assert [(topic, partition) for topic, partition, _, _ in prompt.produced] == [("rating.requested", -1)]
+    assert [(topic, partition) for topic, partition, _, _ in batch.produced] == [
+        ("app-issues-changelog", 0), ("app-stats-issues-changelog", 0), ("issue.events", -1)]
+    assert waiting.outstanding == 4 and stream.acked == []  # nothing stored yet: not acked
+    batch.deliver_all()
     await outputs.drain(timeout=0)
-    assert stream.acked == [event] and len(persisted) == 2  # and the stores know the offsets
+    assert stream.acked == [] and len(persisted) == 2  # the table writes are stored, the request is not
+    prompt.deliver_all()
+    await outputs.drain(timeout=0)
+    assert stream.acked == [event]
     # A later event of the same input does not take the earlier one's staged writes.
     later = _Event(8)
     await outputs.emit(stream, later, [])
-    assert len(producer.produced) == 3
+    assert len(prompt.produced) + len(batch.produced) == 4
