@@ -19,11 +19,11 @@ librdkafka's own retries stops the worker: a later output must not be stored pas
 Two producers. What a client or Okdesk waits on (`prompt_topics`: requests, presses, recorded
 ratings) lingers 20 ms; everything else (table changelogs, issue events, the contacts' side's
 copies, statistics, ticks) lingers 100 ms. librdkafka sends a produce request per partition whose
-batch is due, and the broker's cost is per request: at 20 ms for every topic a worker made about
-150 requests per 1,000 events (the contacts' copies alone, spread over every partition, 80), and
-with two workers on a 2-core machine the broker's request handling took 27 % of a core and the
-workers a third more CPU per event (`bench streams`, README). A topic always goes through the same
-producer, so each partition keeps its order.
+batch is due, and the broker's cost is per request. Measured during `bench streams` (the broker's
+JMX counters): at 20 ms for every topic a worker made 144 produce requests per 1,000 events (the
+contacts' copies alone, spread over every partition, 80), and with two workers on 2 cores the
+broker's request threads took 27 % of a core; split, 52 per 1,000 events and 14 % (README, "Known
+limits"). A topic always goes through the same producer, so each partition keeps its order.
 """
 
 from __future__ import annotations

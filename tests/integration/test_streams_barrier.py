@@ -56,3 +56,23 @@ async def test_a_worker_killed_before_its_output_was_acknowledged_loses_and_dupl
     requests = [r for r in records if isinstance(r, RatingRequested)]
     assert len(requests) == 1 and requests[0].issue_id == "400"
     assert requests[0].request_id.startswith("400.")  # the raw webhook's position: the same under any replay
+
+
+def test_a_worker_produces_what_a_client_waits_on_through_the_prompt_producer(settings_for, kafka_bootstrap, tmp_path):
+    """Requests, presses and recorded ratings linger 20 ms; issue events, the contacts' side's
+    copies and the tables' changelogs 100 ms (`streams.outputs`), under the deployment's names."""
+    from schemas.topics import ISSUE_EVENTS, RATING_RECEIVED, RATING_RECORDED, REQUESTS_BY_CONTACT
+    from tests.unit.test_outputs_barrier import _Producer
+
+    settings = settings_for()
+    app = create_app(StreamsConfig(settings=settings, bootstrap=kafka_bootstrap, data_dir=tmp_path, store="memory://"))
+    app.outputs._prompt = prompt = _Producer()
+    app.outputs._batch = batch = _Producer()
+    changelog = app.faust.tables["issues"].changelog_topic_name
+    for spec in (RATING_REQUESTED, RATING_RECEIVED, RATING_RECORDED, ISSUE_EVENTS, REQUESTS_BY_CONTACT):
+        app.outputs.produce(app.topic.name_of(spec), b"1380", b"value")
+    app.outputs.produce(changelog, b"1380", b"{}", partition=0)
+    assert [topic for topic, *_ in prompt.produced] == [
+        spec.full_name(settings) for spec in (RATING_REQUESTED, RATING_RECEIVED, RATING_RECORDED)]
+    assert [topic for topic, *_ in batch.produced] == [
+        ISSUE_EVENTS.full_name(settings), app.topic.name_of(REQUESTS_BY_CONTACT), changelog]

@@ -103,3 +103,4 @@ async def test_an_event_is_acked_only_once_its_table_writes_are_stored_with_its_
     later = _Event(8)
     await outputs.emit(stream, later, [])
     assert len(prompt.produced) + len(batch.produced) == 4
+
