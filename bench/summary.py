@@ -70,7 +70,7 @@ def _replay(r: dict[str, Any]) -> str:
     out += f", peak RSS {r['peak_rss_mib_sampled']:,.0f} MiB"
     if "table_issues" in r:
         out += (f"; {r['table_issues']:,} issues in each issue table (restored in {r['tables_restore_seconds']:g} s): "
-                f"peak RSS {r['rss_mib_peak_with_tables']:,.0f} MiB")
+                f"peak RSS {r.get('peak_rss_mib_worker', r['rss_mib_peak_with_tables']):,.0f} MiB")
     return out
 
 
