@@ -91,7 +91,7 @@ class Outputs:
     for in-flight events (a rebalance, a shutdown); `start()`/`stop()` with the app."""
 
     def __init__(self, bootstrap: str, *, crash: Callable[[BaseException], Awaitable[None]],
-                 prompt_topics: Collection[str] = (), **config: Any):
+                 prompt_topics: Collection[str], **config: Any):
         # 20 ms of batching for what someone waits on. A produce() into a partition queue that
         # librdkafka's broker thread just emptied costs the event loop far more than one into a
         # filling batch: measured on a paced loop (one produce per 150 µs, as here), about 30 µs a

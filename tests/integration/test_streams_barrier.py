@@ -14,7 +14,7 @@ from schemas.topics import RATING_REQUESTED
 from streams.app import StreamsConfig
 from streams.assembly import create_app
 from tests.integration.test_streams_requests import okdesk_status
-from tests.streams_harness import Feeder, running_streams, wait_for
+from tests.streams_harness import FakeProducer, Feeder, running_streams, wait_for
 
 
 async def test_a_worker_killed_before_its_output_was_acknowledged_loses_and_duplicates_nothing(
@@ -62,12 +62,11 @@ def test_a_worker_produces_what_a_client_waits_on_through_the_prompt_producer(se
     """Requests, presses and recorded ratings linger 20 ms; issue events, the contacts' side's
     copies and the tables' changelogs 100 ms (`streams.outputs`), under the deployment's names."""
     from schemas.topics import ISSUE_EVENTS, RATING_RECEIVED, RATING_RECORDED, REQUESTS_BY_CONTACT
-    from tests.unit.test_outputs_barrier import _Producer
 
     settings = settings_for()
     app = create_app(StreamsConfig(settings=settings, bootstrap=kafka_bootstrap, data_dir=tmp_path, store="memory://"))
-    app.outputs._prompt = prompt = _Producer()
-    app.outputs._batch = batch = _Producer()
+    app.outputs._prompt = prompt = FakeProducer()
+    app.outputs._batch = batch = FakeProducer()
     changelog = app.faust.tables["issues"].changelog_topic_name
     for spec in (RATING_REQUESTED, RATING_RECEIVED, RATING_RECORDED, ISSUE_EVENTS, REQUESTS_BY_CONTACT):
         app.outputs.produce(app.topic.name_of(spec), b"1380", b"value")

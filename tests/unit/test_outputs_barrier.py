@@ -5,6 +5,7 @@ stored."""
 from __future__ import annotations
 
 from streams.outputs import OrderedAcks, Waiting
+from tests.streams_harness import FakeProducer
 
 
 def test_an_event_waits_for_the_events_before_it_in_its_partition():
@@ -29,37 +30,6 @@ def test_partitions_do_not_wait_for_each_other():
     assert len(acks) == 1
 
 
-class _Producer:
-    """librdkafka's producer as `Outputs` uses it: delivery reports only when the test says so."""
-
-    def __init__(self):
-        self.produced: list[tuple[str, int, bytes, bytes | None]] = []
-        self._reports: list = []
-
-    def produce(self, topic, key=None, value=None, partition=-1, on_delivery=None):
-        self.produced.append((topic, partition, key, value))
-        self._reports.append(on_delivery)
-
-    def poll(self, _timeout=0):
-        return 0
-
-    def flush(self, _timeout=0):
-        return len(self._reports)
-
-    def deliver_all(self):
-        reports, self._reports = self._reports, []
-        for report in reports:
-            report(None, _Message(len(self.produced)))
-
-
-class _Message:
-    def __init__(self, offset):
-        self._offset = offset
-
-    def offset(self):
-        return self._offset
-
-
 class _Event:
     def __init__(self, offset):
         self.message = type("M", (), {"tp": "in-0", "partition": 0, "offset": offset})()
@@ -80,8 +50,8 @@ async def test_an_event_is_acked_only_once_its_table_writes_are_stored_with_its_
         raise AssertionError(exc)
 
     outputs = Outputs("127.0.0.1:9", crash=crash, prompt_topics={"rating.requested"})
-    outputs._prompt = prompt = _Producer()
-    outputs._batch = batch = _Producer()
+    outputs._prompt = prompt = FakeProducer()
+    outputs._batch = batch = FakeProducer()
     event, stream, persisted = _Event(7), _Stream(), []
     outputs.stage(event, "app-issues-changelog", 0, b"1380", b'{"issue_id":"1380"}', persisted.append)
     outputs.stage(event, "app-stats-issues-changelog", 0, b"1380", None, persisted.append)
